@@ -1,0 +1,1 @@
+"""changetrail: what changed?"""
