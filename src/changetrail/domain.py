@@ -46,6 +46,9 @@ class ChangeDraft:
     description: str | None = None
     source: str | None = None
     service_id: str | None = None
+    # A service named by the producer (repository, function, workload). The API links it to an
+    # existing service with that name or slug; it never creates services from a hint.
+    service_name: str | None = None
     commit_sha: str | None = None
     commit_message: str | None = None
     branch: str | None = None

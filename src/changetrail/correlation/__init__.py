@@ -1,0 +1,1 @@
+"""Ranking changes against incidents (pure, no I/O)."""

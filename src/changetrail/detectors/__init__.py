@@ -1,0 +1,1 @@
+"""Webhook payload detection and mapping to change drafts (pure, no I/O)."""

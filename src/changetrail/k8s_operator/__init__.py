@@ -1,0 +1,1 @@
+"""The Kubernetes operator: watches workloads and records their changes into the API."""
