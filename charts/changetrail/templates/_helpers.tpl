@@ -1,0 +1,178 @@
+{{/*
+Names, labels and shared fragments of the changetrail chart.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "changetrail.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The prefix of every resource name. A release called like the chart is not repeated
+("changetrail", not "changetrail-changetrail"), so its operator ServiceAccount is
+"changetrail-operator". Truncated to leave room for the longest suffix ("-operator").
+*/}}
+{{- define "changetrail.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 54 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 54 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 54 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Chart name and version, for the helm.sh/chart label. */}}
+{{- define "changetrail.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels that never change over a release's life. Deployments' selectors are immutable,
+so only these go into selectors, never helm.sh/chart or the version.
+*/}}
+{{- define "changetrail.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "changetrail.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of every resource. */}}
+{{- define "changetrail.labels" -}}
+helm.sh/chart: {{ include "changetrail.chart" . }}
+{{ include "changetrail.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "changetrail.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: changetrail
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of one component's resources; call with (dict "ctx" $ "component" "api"). */}}
+{{- define "changetrail.componentLabels" -}}
+{{ include "changetrail.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Selector labels of one component; call with (dict "ctx" $ "component" "api"). */}}
+{{- define "changetrail.componentSelectorLabels" -}}
+{{ include "changetrail.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "changetrail.apiFullname" -}}
+{{- printf "%s-api" (include "changetrail.fullname" .) }}
+{{- end }}
+
+{{- define "changetrail.operatorFullname" -}}
+{{- printf "%s-operator" (include "changetrail.fullname" .) }}
+{{- end }}
+
+{{- define "changetrail.apiServiceAccountName" -}}
+{{- if .Values.api.serviceAccount.create }}
+{{- default (include "changetrail.apiFullname" .) .Values.api.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.api.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "changetrail.operatorServiceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (include "changetrail.operatorFullname" .) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "changetrail.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag }}
+{{- end }}
+
+{{- define "changetrail.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (include "changetrail.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the bootstrap API key, and the key inside it. */}}
+{{- define "changetrail.bootstrapSecretName" -}}
+{{- default (printf "%s-bootstrap" (include "changetrail.fullname" .)) .Values.bootstrap.existingSecret }}
+{{- end }}
+
+{{- define "changetrail.bootstrapSecretKey" -}}
+{{- if .Values.bootstrap.existingSecret }}
+{{- .Values.bootstrap.existingSecretKey }}
+{{- else -}}
+api-key
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the PostgreSQL URL, and the key inside it. */}}
+{{- define "changetrail.databaseSecretName" -}}
+{{- default (printf "%s-database" (include "changetrail.fullname" .)) .Values.database.postgresql.existingSecret }}
+{{- end }}
+
+{{- define "changetrail.databaseSecretKey" -}}
+{{- if .Values.database.postgresql.existingSecret }}
+{{- .Values.database.postgresql.existingSecretKey }}
+{{- else -}}
+url
+{{- end }}
+{{- end }}
+
+{{- define "changetrail.usesPostgresql" -}}
+{{- if eq .Values.database.type "postgresql" }}true{{ end }}
+{{- end }}
+
+{{/* Migrations run in a hook Job only with PostgreSQL; SQLite's file lives on the API's volume. */}}
+{{- define "changetrail.migrationJobEnabled" -}}
+{{- if and (include "changetrail.usesPostgresql" .) .Values.migrations.job.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+Values that cannot work together. Checked once, from the API Deployment, so a bad
+combination fails `helm install` with a message rather than a half-working release.
+*/}}
+{{- define "changetrail.validateValues" -}}
+{{- if include "changetrail.usesPostgresql" . }}
+{{- if not (or .Values.database.postgresql.url .Values.database.postgresql.existingSecret) }}
+{{- fail "database.type=postgresql needs database.postgresql.url or database.postgresql.existingSecret" }}
+{{- end }}
+{{- if and (not .Values.migrations.job.enabled) (or .Values.api.autoscaling.enabled (gt (int .Values.api.replicaCount) 1)) }}
+{{- fail "migrations.job.enabled=false runs migrations in every API pod: keep api.replicaCount at 1 and api.autoscaling.enabled false" }}
+{{- end }}
+{{- else }}
+{{- if gt (int .Values.api.replicaCount) 1 }}
+{{- fail "SQLite allows one API replica: set api.replicaCount=1 or use database.type=postgresql" }}
+{{- end }}
+{{- if .Values.api.autoscaling.enabled }}
+{{- fail "SQLite allows one API replica: api.autoscaling needs database.type=postgresql" }}
+{{- end }}
+{{- if .Values.api.podDisruptionBudget.enabled }}
+{{- fail "A PodDisruptionBudget over the single SQLite API pod would block node drains: it needs database.type=postgresql" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* CHANGETRAIL_DATABASE_URL, from the SQLite path or the PostgreSQL Secret. */}}
+{{- define "changetrail.databaseEnv" -}}
+- name: CHANGETRAIL_DATABASE_URL
+{{- if include "changetrail.usesPostgresql" . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "changetrail.databaseSecretName" . }}
+      key: {{ include "changetrail.databaseSecretKey" . }}
+{{- else }}
+  value: {{ printf "sqlite:///%s/%s" (trimSuffix "/" .Values.database.sqlite.directory) .Values.database.sqlite.fileName | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The in-cluster URL of the API Service, for the operator and helm test. */}}
+{{- define "changetrail.apiUrl" -}}
+{{- printf "http://%s.%s.svc:%v" (include "changetrail.apiFullname" .) .Release.Namespace .Values.api.service.port }}
+{{- end }}
