@@ -1,0 +1,3 @@
+from changetrail.cli import main
+
+main()
