@@ -1,7 +1,7 @@
 """Engines and sessions. Plain URLs in, the right driver out.
 
-Users write ``sqlite:///file.db`` or ``postgresql://...``; the async app needs aiosqlite or psycopg's
-async mode, and migrations run on the synchronous variant of the same driver.
+Users write ``sqlite:///file.db`` or ``postgresql://...``; the async app needs aiosqlite or
+psycopg's async mode, and migrations run on the synchronous variant of the same driver.
 """
 
 from __future__ import annotations

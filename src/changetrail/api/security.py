@@ -7,7 +7,7 @@ import hmac
 import secrets
 
 API_KEY_PREFIX = "ak_live_"
-WEBHOOK_TOKEN_PREFIX = "whk_"
+WEBHOOK_TOKEN_PREFIX = "whk_"  # noqa: S105 - a prefix, not a secret
 
 
 def new_api_key() -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
@@ -31,7 +31,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-_CREATED = {201: {"description": "Recorded"}, 200: {"description": "Already recorded"}}
+_CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Recorded"}, 200: {"description": "Already recorded"}}
 
 
 def _instant(name: str, value: str | None) -> datetime | None:

@@ -40,8 +40,9 @@ async def revoke_api_key(
     key_id: str, principal: Admin, session: SessionDep, request: Request
 ) -> Response:
     """Revoke an API key; it stops working at once."""
-    if not await repository.revoke(session, principal.org_id, key_id):
-        if not await repository.exists(session, principal.org_id, key_id):
-            raise NotFoundError("API key", key_id)
+    # Revoking twice is fine; revoking what this organisation does not have is a 404.
+    revoked = await repository.revoke(session, principal.org_id, key_id)
+    if not revoked and not await repository.exists(session, principal.org_id, key_id):
+        raise NotFoundError("API key", key_id)
     request.app.state.key_cache.evict_key(key_id)
     return Response(status_code=204)
