@@ -1,0 +1,119 @@
+"""Payloads already in changetrail's own change format (the Changes API request body).
+
+Recognised when the body is an object with a string ``summary`` and no key outside the
+change fields, so a CI job can post the same JSON to the webhook URL that it would post to
+``/api/v1/changes``. Types are checked loosely (``pr_number`` may be a number); a payload that
+cannot become a change is skipped with the reason instead of guessed at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from changetrail.detectors.fields import timestamp
+from changetrail.detectors.model import Detection, Headers, Skip
+from changetrail.detectors.shared_token import verify_shared_token
+from changetrail.domain import ChangeDraft, ChangeType, RiskLevel
+
+DEFAULT_SOURCE = "webhook"
+
+_TEXT_FIELDS = (
+    "description",
+    "source",
+    "service_id",
+    "service_name",
+    "commit_sha",
+    "commit_message",
+    "branch",
+    "pr_number",
+    "pr_url",
+    "pipeline_url",
+    "environment",
+    "changed_by",
+    "external_id",
+)
+CHANGE_FIELDS = frozenset(
+    {
+        "summary",
+        "change_type",
+        "risk_level",
+        "tags",
+        "occurred_at",
+        "ended_at",
+        "details",
+        *_TEXT_FIELDS,
+    }
+)
+_SUMMARY_LIMIT = 500
+
+
+class Native:
+    name = DEFAULT_SOURCE
+
+    def claims_headers(self, headers: Headers) -> bool:
+        return False
+
+    def claims_payload(self, payload: object) -> bool:
+        return (
+            isinstance(payload, dict)
+            and isinstance(payload.get("summary"), str)
+            and payload.keys() <= CHANGE_FIELDS
+        )
+
+    def verify(self, headers: Headers, body: bytes, secret: str) -> bool:
+        return verify_shared_token(headers, secret)
+
+    def parse(self, headers: Headers, payload: object) -> Detection:
+        source = payload.get("source") if isinstance(payload, dict) else None
+        detection_source = source if isinstance(source, str) and source.strip() else DEFAULT_SOURCE
+        outcome = to_draft(payload if isinstance(payload, dict) else {})
+        if isinstance(outcome, Skip):
+            return Detection(detection_source, "change", [], [outcome])
+        return Detection(detection_source, "change", [outcome], [])
+
+
+def to_draft(payload: dict[str, Any]) -> ChangeDraft | Skip:
+    """Validate loosely and build the draft; the first unusable field becomes the skip reason."""
+    summary = payload.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        return Skip("own-format change without a summary")
+    if len(summary) > _SUMMARY_LIMIT:
+        return Skip(f"summary is longer than {_SUMMARY_LIMIT} characters")
+    fields: dict[str, Any] = {}
+    for key in _TEXT_FIELDS:
+        value = payload.get(key)
+        if value is None:
+            continue
+        if key == "pr_number" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            return Skip(f"{key} must be a string, got {type(value).__name__}")
+        fields[key] = value
+    fields.setdefault("source", DEFAULT_SOURCE)
+    change_type = payload.get("change_type", ChangeType.DEPLOYMENT.value)
+    if change_type not in {member.value for member in ChangeType}:
+        allowed = ", ".join(member.value for member in ChangeType)
+        return Skip(f"change_type {change_type!r} is not one of: {allowed}")
+    risk = payload.get("risk_level")
+    if risk is not None and risk not in {member.value for member in RiskLevel}:
+        allowed = ", ".join(member.value for member in RiskLevel)
+        return Skip(f"risk_level {risk!r} is not one of: {allowed}")
+    tags = payload.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        return Skip("tags must be a list of strings")
+    details = payload.get("details")
+    if details is not None and not isinstance(details, dict):
+        return Skip("details must be an object")
+    for key in ("occurred_at", "ended_at"):
+        if payload.get(key) is not None and timestamp(payload, key) is None:
+            return Skip(f"{key} is not an ISO 8601 date-time")
+    return ChangeDraft(
+        summary=summary.strip(),
+        change_type=ChangeType(change_type),
+        risk_level=RiskLevel(risk) if risk is not None else None,
+        tags=tuple(tags),
+        details=details,
+        occurred_at=timestamp(payload, "occurred_at"),
+        ended_at=timestamp(payload, "ended_at"),
+        **fields,
+    )
