@@ -1,0 +1,34 @@
+"""Prometheus metrics of the operator (served on ``CHANGETRAIL_OPERATOR_METRICS_PORT``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+CHANGES_RECORDED = Counter(
+    "changetrail_operator_changes_recorded_total",
+    "Changes the API accepted, by change type (including ones it already had).",
+    ["change_type"],
+)
+QUEUE_DEPTH = Gauge(
+    "changetrail_operator_queue_depth",
+    "Deliveries (changes and state updates) waiting for the API.",
+)
+API_ERRORS = Counter(
+    "changetrail_operator_api_errors_total",
+    "Failed requests to the API, by kind of failure.",
+    ["reason"],
+)
+WATCH_RESTARTS = Counter(
+    "changetrail_operator_watch_restarts_total",
+    "Watch streams restarted: re-listed after expiry (gone) or cut when silent (inactive).",
+    ["reason"],
+)
+EVENTS_IGNORED = Counter(
+    "changetrail_operator_events_ignored_total",
+    "Watch events that recorded nothing, by reason.",
+    ["reason"],
+)
+OBJECTS_TRACKED = Gauge(
+    "changetrail_operator_objects_tracked",
+    "Objects whose compact state the operator keeps.",
+)
