@@ -143,9 +143,6 @@ combination fails `helm install` with a message rather than a half-working relea
 {{- if not (or .Values.database.postgresql.url .Values.database.postgresql.existingSecret) }}
 {{- fail "database.type=postgresql needs database.postgresql.url or database.postgresql.existingSecret" }}
 {{- end }}
-{{- if and (not .Values.migrations.job.enabled) (or .Values.api.autoscaling.enabled (gt (int .Values.api.replicaCount) 1)) }}
-{{- fail "migrations.job.enabled=false runs migrations in every API pod: keep api.replicaCount at 1 and api.autoscaling.enabled false" }}
-{{- end }}
 {{- else }}
 {{- if gt (int .Values.api.replicaCount) 1 }}
 {{- fail "SQLite allows one API replica: set api.replicaCount=1 or use database.type=postgresql" }}
