@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make kind-e2e`: the e2e suite against a kind cluster, for machines with Docker and kind.
+#
+# Creates the cluster (the HPA controller off, because the HPA scenarios play the
+# autoscaler themselves), builds the image and loads it into kind, then runs the same
+# pytest suite as `make e2e`. The suite installs the chart with helm, so the chart's
+# own API and operator run in kind with the image just built; the suite's API and
+# operator still run locally, the operator with a token of the chart's ServiceAccount.
+# KEEP_CLUSTER=1 leaves the cluster running afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cluster="${KIND_CLUSTER_NAME:-changetrail-e2e}"
+image="changetrail:e2e"
+for tool in docker kind kubectl; do
+    command -v "$tool" >/dev/null || { echo "kind-e2e needs $tool on PATH" >&2; exit 1; }
+done
+
+if ! kind get clusters | grep -qx "$cluster"; then
+    kind create cluster --name "$cluster" --wait 180s --config - <<'KIND'
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+kubeadmConfigPatches:
+  - |
+    kind: ClusterConfiguration
+    controllerManager:
+      extraArgs:
+        controllers: "*,-horizontal-pod-autoscaler-controller"
+KIND
+fi
+if [[ "${KEEP_CLUSTER:-0}" != 1 ]]; then
+    trap 'kind delete cluster --name "$cluster"' EXIT
+fi
+
+docker build -t "$image" .
+kind load docker-image "$image" --name "$cluster"
+
+kubeconfig="$(mktemp)"
+kind get kubeconfig --name "$cluster" >"$kubeconfig"
+scripts/ensure-postgres.sh
+
+CHANGETRAIL_E2E_KUBECONFIG="$kubeconfig" CHANGETRAIL_E2E_IMAGE="$image" \
+    .venv/bin/python -m pytest tests/e2e -v "$@"

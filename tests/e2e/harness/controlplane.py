@@ -1,0 +1,265 @@
+"""A Kubernetes control plane made of local processes: etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and kwok (which plays the kubelet of one
+fake node, so Pods turn Running and Deployment rollouts complete).
+
+Authentication is a static token file. Besides the admin token it holds one for
+the operator that the API server maps to the chart's ServiceAccount identity, so
+the operator runs with exactly the permissions the chart's RBAC grants it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tests.e2e.harness import pki
+from tests.e2e.harness.processes import ManagedProcess, free_port, port_is_open
+
+OPERATOR_NAMESPACE = "changetrail"
+OPERATOR_SERVICE_ACCOUNT = "changetrail-operator"
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}"
+OPERATOR_GROUPS = (
+    "system:serviceaccounts",
+    f"system:serviceaccounts:{OPERATOR_NAMESPACE}",
+    "system:authenticated",
+)
+FAKE_NODE_NAME = "kwok-node-0"
+SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
+START_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class StaticToken:
+    token: str
+    user: str
+    groups: tuple[str, ...]
+
+    def csv_line(self) -> str:
+        # token,user,uid,"group1,group2": the API server's static token file format.
+        return f'{self.token},{self.user},{self.user},"{",".join(self.groups)}"'
+
+
+def _new_token(user: str, groups: tuple[str, ...]) -> StaticToken:
+    return StaticToken(token=secrets.token_hex(24), user=user, groups=groups)
+
+
+def write_kubeconfig(path: Path, server: str, ca_cert: Path, user: str, token: str) -> Path:
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "e2e", "cluster": {"server": server, "certificate-authority": str(ca_cert)}}
+        ],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": user}}],
+        "current-context": "e2e",
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@dataclass
+class ControlPlane:
+    """The processes and files of one throwaway cluster under ``workdir``."""
+
+    bin_dir: Path
+    workdir: Path
+    tokens: dict[str, StaticToken] = field(default_factory=dict)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    apiserver_port: int = 0
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.workdir / "pki" / "ca.crt"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.workdir / "admin.kubeconfig"
+
+    @property
+    def operator_kubeconfig(self) -> Path:
+        return self.workdir / "operator.kubeconfig"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.workdir / "logs"
+
+    def start(self) -> None:
+        """Bring every component up; on failure, stop what was started and re-raise."""
+        try:
+            self._prepare()
+            self._start_etcd()
+            self._start_apiserver()
+            self._start_controllers()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        # Reverse start order: clients first, so none logs a storm of connection errors.
+        for name in reversed(list(self.processes)):
+            self.processes[name].stop()
+
+    def restart_apiserver(self) -> None:
+        apiserver = self.processes["kube-apiserver"]
+        apiserver.stop()
+        apiserver.start()
+        self._wait_apiserver_ready(apiserver)
+
+    def _prepare(self) -> None:
+        pki_dir = self.workdir / "pki"
+        for directory in (pki_dir, self.log_dir, self.workdir / "etcd", self.workdir / "certs"):
+            directory.mkdir(parents=True, exist_ok=True)
+        ca = pki.make_ca(pki_dir, "changetrail-e2e-ca")
+        self._serving = pki.issue_serving_cert(
+            ca,
+            pki_dir,
+            "kube-apiserver",
+            ip_addresses=["127.0.0.1", "10.96.0.1"],
+            dns_names=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+        )
+        self._service_account_key = pki.make_signing_key(pki_dir, "service-account")
+        self.apiserver_port = free_port()
+        # Control plane components get system:masters: this cluster tests the operator's
+        # permissions, not the bootstrap roles of Kubernetes' own controllers.
+        masters = ("system:masters", "system:authenticated")
+        self.tokens = {
+            "admin": _new_token("e2e-admin", masters),
+            "kube-controller-manager": _new_token("system:kube-controller-manager", masters),
+            "kube-scheduler": _new_token("system:kube-scheduler", masters),
+            "kwok": _new_token("kwok-controller", masters),
+            "operator": _new_token(OPERATOR_USER, OPERATOR_GROUPS),
+        }
+        (pki_dir / "tokens.csv").write_text(
+            "".join(token.csv_line() + "\n" for token in self.tokens.values())
+        )
+        for name, token in self.tokens.items():
+            write_kubeconfig(
+                self.workdir / f"{name}.kubeconfig", self.server, ca.cert, token.user, token.token
+            )
+
+    def _add(self, name: str, *args: str | Path) -> ManagedProcess:
+        process = ManagedProcess(name, [self.bin_dir / name, *args], self.log_dir)
+        self.processes[name] = process
+        process.start()
+        return process
+
+    def _start_etcd(self) -> None:
+        client_port, peer_port = free_port(), free_port()
+        self._etcd_url = f"http://127.0.0.1:{client_port}"
+        peer_url = f"http://127.0.0.1:{peer_port}"
+        etcd = self._add(
+            "etcd",
+            "--name=e2e",
+            f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls={self._etcd_url}",
+            f"--advertise-client-urls={self._etcd_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=e2e={peer_url}",
+            # The data is thrown away after the run; fsync would only slow every write.
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        )
+        etcd.wait_until(lambda: port_is_open(client_port), START_TIMEOUT_SECONDS, "etcd port")
+
+    def _start_apiserver(self) -> None:
+        pki_dir = self.workdir / "pki"
+        apiserver = self._add(
+            "kube-apiserver",
+            f"--etcd-servers={self._etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.apiserver_port}",
+            f"--cert-dir={self.workdir / 'certs'}",
+            f"--tls-cert-file={self._serving.cert}",
+            f"--tls-private-key-file={self._serving.key}",
+            f"--client-ca-file={self.ca_cert}",
+            "--authorization-mode=Node,RBAC",
+            f"--token-auth-file={pki_dir / 'tokens.csv'}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={self._service_account_key.cert}",
+            f"--service-account-signing-key-file={self._service_account_key.key}",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            "--allow-privileged=true",
+            # A loopback address cannot be published as the kubernetes Service's endpoint.
+            "--endpoint-reconciler-type=none",
+            "--profiling=false",
+        )
+        self._wait_apiserver_ready(apiserver)
+
+    def _wait_apiserver_ready(self, apiserver: ManagedProcess) -> None:
+        apiserver.wait_until(self._apiserver_ready, START_TIMEOUT_SECONDS, "/readyz")
+
+    def _apiserver_ready(self) -> bool:
+        context = ssl.create_default_context(cafile=str(self.ca_cert))
+        request = urllib.request.Request(  # noqa: S310 - the URL is our own https server
+            f"{self.server}/readyz",
+            headers={"Authorization": f"Bearer {self.tokens['admin'].token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=2, context=context) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _start_controllers(self) -> None:
+        self._add(
+            "kube-controller-manager",
+            f"--kubeconfig={self.workdir / 'kube-controller-manager.kubeconfig'}",
+            "--secure-port=0",
+            "--leader-elect=false",
+            # The suite drives HPA status itself; a real autoscaler would fight it.
+            "--controllers=*,-horizontal-pod-autoscaler-controller",
+            f"--service-account-private-key-file={self._service_account_key.key}",
+            f"--root-ca-file={self.ca_cert}",
+            "--use-service-account-credentials=false",
+        )
+        self._add(
+            "kube-scheduler",
+            f"--kubeconfig={self.workdir / 'kube-scheduler.kubeconfig'}",
+            "--secure-port=0",
+            "--leader-elect=false",
+        )
+        self._add(
+            "kwok",
+            f"--kubeconfig={self.workdir / 'kwok.kubeconfig'}",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            "--manage-nodes-with-label-selector=",
+            "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
+            "--disregard-status-with-label-selector=",
+            "--cidr=10.0.0.1/16",
+            "--node-ip=10.0.0.1",
+            f"--server-address=127.0.0.1:{free_port()}",
+        )
+
+
+def fake_node_manifest(name: str = FAKE_NODE_NAME) -> dict[str, object]:
+    """A Node that kwok adopts (by its annotation) and keeps Ready."""
+    capacity = {"cpu": "256", "memory": "1Ti", "pods": "3000"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+        },
+        "status": {"allocatable": capacity, "capacity": capacity},
+    }

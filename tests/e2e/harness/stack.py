@@ -1,0 +1,163 @@
+"""The changetrail side of the e2e run: the chart installed with helm, and the API and
+the operator running as local processes against the cluster.
+
+The operator uses the operator kubeconfig, whose token the API server maps to the
+chart's ServiceAccount: what it may read is what the chart's ClusterRole grants.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.e2e.harness.changes_api import ChangesApi
+from tests.e2e.harness.controlplane import OPERATOR_NAMESPACE
+from tests.e2e.harness.processes import ManagedProcess, free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+CHART_DIR = REPO_ROOT / "charts" / "changetrail"
+RELEASE_NAME = "changetrail"
+CLUSTER_NAME = "e2e"
+ENVIRONMENT = "e2e"
+# Short, so HPA scenarios settle within seconds; long enough to coalesce a burst.
+HPA_SETTLE_SECONDS = "3"
+# Namespaces the operator must not record: the control plane's own and the chart's.
+IGNORED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", OPERATOR_NAMESPACE)
+
+
+def changetrail_executable() -> Path:
+    return Path(sys.executable).parent / "changetrail"
+
+
+def helm_binary() -> str:
+    """The pinned helm the chart is linted with (scripts/ensure-helm.sh prints its path)."""
+    if helm := os.environ.get("HELM"):
+        return helm
+    result = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "ensure-helm.sh")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def helm(kubeconfig: Path, *args: str) -> str:
+    result = subprocess.run(
+        [helm_binary(), f"--kubeconfig={kubeconfig}", *args],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"helm {' '.join(args)} failed: {result.stderr}\n{result.stdout}")
+    return result.stdout
+
+
+def chart_install_args(api_key: str) -> list[str]:
+    """`helm install` arguments for the e2e release.
+
+    On the suite's own control plane the chart's API and operator pods are kwok's
+    pretend pods (no kubelet runs containers); on kind they run for real with their
+    own database. Either way the local API and operator are the ones under test, and
+    what the chart contributes is the operator's identity and RBAC.
+    """
+    image: list[str] = []
+    if built := os.environ.get("CHANGETRAIL_E2E_IMAGE"):
+        # A cluster with real kubelets (kind) runs the chart's pods from a locally built image.
+        repository, _, tag = built.rpartition(":")
+        image = [f"--set=image.repository={repository}", f"--set=image.tag={tag}"]
+        image.append("--set=image.pullPolicy=Never")
+    return [
+        RELEASE_NAME,
+        str(CHART_DIR),
+        f"--namespace={OPERATOR_NAMESPACE}",
+        "--create-namespace",
+        f"--set=fullnameOverride={RELEASE_NAME}",
+        f"--set=bootstrap.apiKey={api_key}",
+        f"--set=cluster.name={CLUSTER_NAME}",
+        f"--set=cluster.environment={ENVIRONMENT}",
+        "--set=persistence.enabled=false",
+        *image,
+    ]
+
+
+@dataclass
+class Stack:
+    """The API and the operator as local processes, with handles to break them."""
+
+    workdir: Path
+    database_url: str
+    operator_kubeconfig: Path
+    api_key: str = field(default_factory=lambda: f"ak_live_e2e{secrets.token_hex(16)}")
+    api_port: int = field(default_factory=free_port)
+    operator_env: dict[str, str] = field(default_factory=dict)
+    api: ManagedProcess | None = None
+    operator: ManagedProcess | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def changes(self) -> ChangesApi:
+        return ChangesApi(self.api_url, self.api_key)
+
+    def start(self) -> None:
+        log_dir = self.workdir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.api = ManagedProcess(
+            "changetrail-api",
+            [changetrail_executable(), "api", "--host", "127.0.0.1", "--port", str(self.api_port)],
+            log_dir,
+            env={
+                **os.environ,
+                "CHANGETRAIL_DATABASE_URL": self.database_url,
+                "CHANGETRAIL_BOOTSTRAP_API_KEY": self.api_key,
+                # The benchmark and the fault scenarios post in bursts from one key.
+                "CHANGETRAIL_RATE_LIMIT_PER_MINUTE": "0",
+            },
+            cwd=self.workdir,
+        )
+        self.operator = ManagedProcess(
+            "changetrail-operator",
+            [changetrail_executable(), "operator"],
+            log_dir,
+            env={
+                **os.environ,
+                "KUBECONFIG": str(self.operator_kubeconfig),
+                "CHANGETRAIL_API_URL": self.api_url,
+                "CHANGETRAIL_API_KEY": self.api_key,
+                "CHANGETRAIL_CLUSTER_NAME": CLUSTER_NAME,
+                "CHANGETRAIL_ENVIRONMENT": ENVIRONMENT,
+                "CHANGETRAIL_WATCH_NAMESPACES": "",
+                "CHANGETRAIL_IGNORE_NAMESPACES": ",".join(IGNORED_NAMESPACES),
+                "CHANGETRAIL_HPA_SETTLE_SECONDS": HPA_SETTLE_SECONDS,
+                **self.operator_env,
+            },
+            cwd=self.workdir,
+        )
+        self.start_api()
+        self.start_operator()
+
+    def start_api(self) -> None:
+        assert self.api is not None
+        self.api.start()
+        self.api.wait_until(self.changes.healthy, 90.0, "ready API (/readyz)")
+
+    def stop_api(self) -> None:
+        assert self.api is not None
+        self.api.stop()
+
+    def start_operator(self) -> None:
+        assert self.operator is not None
+        self.operator.start()
+
+    def kill_operator(self) -> None:
+        assert self.operator is not None
+        self.operator.kill()
+
+    def stop(self) -> None:
+        for process in (self.operator, self.api):
+            if process is not None:
+                process.stop()

@@ -1,0 +1,107 @@
+"""Crashes and outages lose nothing and duplicate nothing.
+
+Each scenario breaks one piece (the operator, the API, the Kubernetes API server)
+around real changes, then checks the namespace's records are exactly the changes
+made, each once.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.harness.cluster import Cluster
+from tests.e2e.harness.kube import Kubectl
+from tests.e2e.harness.manifests import configmap, deployment, image
+from tests.e2e.harness.records import NamespaceRecords, added_since, summaries
+from tests.e2e.harness.stack import Stack
+
+# Long enough for the operator to fail, back off and retry several times.
+API_OUTAGE_SECONDS = 30.0
+
+
+def _workload(kubectl: Kubectl, records: NamespaceRecords, namespace: str) -> None:
+    kubectl.apply(
+        configmap("api-config", {"LOG_LEVEL": "info"}),
+        deployment("api", tag="1.0.0", configmap="api-config"),
+        namespace=namespace,
+    )
+    kubectl.rollout_status("api", namespace)
+    records.settled()
+
+
+def _three_changes(kubectl: Kubectl, namespace: str, tag: str, log_level: str) -> list[str]:
+    """A rollout, a config edit and a scale; returns the summaries they should produce."""
+    kubectl.run("-n", namespace, "set", "image", "deployment/api", f"api={image(tag)}")
+    kubectl.apply(configmap("api-config", {"LOG_LEVEL": log_level}), namespace=namespace)
+    replicas = kubectl.get("deployment", "api", namespace)["spec"]["replicas"]
+    kubectl.run("-n", namespace, "scale", "deployment/api", f"--replicas={replicas + 1}")
+    return [
+        f"Config {namespace}/api-config: 1 key changed (LOG_LEVEL)",
+        f"Scale {namespace}/api {replicas} → {replicas + 1}",
+    ]
+
+
+def test_changes_while_the_operator_is_down_are_recorded_once_after_restart(
+    kubectl: Kubectl, records: NamespaceRecords, namespace: str, stack: Stack
+) -> None:
+    _workload(kubectl, records, namespace)
+    before = records.all()
+    kubectl.run("-n", namespace, "set", "image", "deployment/api", f"api={image('1.1.0')}")
+    records.wait_for_count(len(before) + 1)
+
+    stack.kill_operator()
+    try:
+        expected = _three_changes(kubectl, namespace, "1.2.0", "debug")
+    finally:
+        stack.start_operator()
+
+    added = added_since(before, records.settled(timeout=120))
+    assert sorted(summaries(added)) == sorted(
+        [
+            f"Deploy {namespace}/api: api:1.0.0 → 1.1.0",
+            f"Deploy {namespace}/api: api:1.1.0 → 1.2.0",
+            *expected,
+        ]
+    )
+
+
+def test_changes_during_an_api_outage_arrive_once_when_it_returns(
+    kubectl: Kubectl, records: NamespaceRecords, namespace: str, stack: Stack
+) -> None:
+    _workload(kubectl, records, namespace)
+    before = records.all()
+
+    stopped = time.monotonic()
+    stack.stop_api()
+    try:
+        expected = _three_changes(kubectl, namespace, "1.1.0", "warning")
+        # The outage is the scenario: the operator must retry for this long without losing
+        # or duplicating anything.
+        time.sleep(max(0.0, API_OUTAGE_SECONDS - (time.monotonic() - stopped)))
+    finally:
+        stack.start_api()
+
+    added = added_since(before, records.settled(timeout=180))
+    assert sorted(summaries(added)) == sorted(
+        [f"Deploy {namespace}/api: api:1.0.0 → 1.1.0", *expected]
+    )
+
+
+def test_watches_recover_after_the_kubernetes_api_server_restarts(
+    kubectl: Kubectl, records: NamespaceRecords, namespace: str, cluster: Cluster
+) -> None:
+    if cluster.control_plane is None:
+        pytest.skip("restarting the API server needs the suite's own control plane")
+    _workload(kubectl, records, namespace)
+    before = records.all()
+
+    cluster.control_plane.restart_apiserver()
+    expected = _three_changes(kubectl, namespace, "1.1.0", "error")
+
+    added = added_since(before, records.settled(timeout=180))
+    # The re-list after the restart records nothing that had not changed.
+    assert sorted(summaries(added)) == sorted(
+        [f"Deploy {namespace}/api: api:1.0.0 → 1.1.0", *expected]
+    )

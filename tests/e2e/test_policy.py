@@ -1,0 +1,56 @@
+"""A ChangePolicy in a namespace changes what is recorded there and for which service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.harness.kube import Kubectl
+from tests.e2e.harness.manifests import configmap, deployment
+from tests.e2e.harness.records import NamespaceRecords, added_since, is_sentinel
+
+SERVICE = "checkout"
+
+
+def change_policy(name: str, ignored_keys: list[str], service: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "changetrail.io/v1alpha1",
+        "kind": "ChangePolicy",
+        "metadata": {"name": name},
+        "spec": {"ignore": {"configMapKeys": ignored_keys}, "service": {"name": service}},
+    }
+
+
+def _wait_until_policy_applies(records: NamespaceRecords) -> None:
+    # The sentinel is a ConfigMap of the namespace too: once its records name the policy's
+    # service, the operator has taken the policy in.
+    records.changes.wait_for(
+        lambda found: any(is_sentinel(r) and r.get("service_name") == SERVICE for r in found),
+        timeout=60,
+        tag=records.tag,
+    )
+
+
+def test_policy_ignores_a_key_and_maps_the_service(
+    kubectl: Kubectl, records: NamespaceRecords, namespace: str
+) -> None:
+    kubectl.apply(
+        change_policy("checkout", ignored_keys=["CACHE_*"], service=SERVICE),
+        configmap("flags", {"CACHE_BUSTER": "1", "CHECKOUT_V2": "off"}),
+        deployment("web"),
+        namespace=namespace,
+    )
+    records.settled()
+    _wait_until_policy_applies(records)
+    before = records.all()
+
+    kubectl.apply(
+        configmap("flags", {"CACHE_BUSTER": "2", "CHECKOUT_V2": "off"}), namespace=namespace
+    )
+    kubectl.apply(
+        configmap("flags", {"CACHE_BUSTER": "3", "CHECKOUT_V2": "on"}), namespace=namespace
+    )
+
+    [edit] = added_since(before, records.settled())
+    assert edit["summary"] == f"Config {namespace}/flags: 1 key changed (CHECKOUT_V2)"
+    assert edit["service_name"] == SERVICE
+    assert edit["details"]["policy"] == f"ChangePolicy/{namespace}/checkout"
