@@ -25,7 +25,6 @@ from changetrail.detectors.fields import (
     first_text,
     header,
     items,
-    last_segment,
     obj,
     text,
     timestamp,
@@ -83,6 +82,13 @@ _INFRASTRUCTURE_ACTIONS = frozenset(
         "upgrade",
     }
 )
+_VERB_LABELS = {
+    "write": "Create or update",
+    "delete": "Delete",
+    "slotsswap": "Swap slots of",
+    "scaleup": "Scale up",
+    "scaledown": "Scale down",
+}
 _SECURITY_PROVIDERS = (
     "microsoft.authorization/",
     "microsoft.keyvault/",
@@ -276,9 +282,9 @@ def map_activity(activity: dict[str, Any]) -> Outcome:
         or text(activity, "properties", "entity")
         or ""
     )
-    name = last_segment(resource_id.strip()) or None
+    service_name, name = resource_names(resource_id)
     resource_type = "/".join(parts[:-1] if parts[-1].lower() != "action" else parts[:-2])
-    label = {"write": "Create or update", "delete": "Delete"}.get(verb, verb.capitalize())
+    label = _VERB_LABELS.get(verb, verb.capitalize())
     summary = f"{label} {resource_type} {name or ''}".strip()
     group = _resource_group(resource_id) or _value(activity, "resourceGroupName")
     security = operation.lower().startswith(_SECURITY_PROVIDERS)
@@ -300,7 +306,7 @@ def map_activity(activity: dict[str, Any]) -> Outcome:
         change_type=change_type,
         description=text(activity, "description"),
         source=SOURCE,
-        service_name=name,
+        service_name=service_name,
         risk_level=RiskLevel.MEDIUM if security else None,
         changed_by=caller,
         external_id=external_id or None,
@@ -327,6 +333,25 @@ def classify(operation: str, verb: str) -> ChangeType:
     if "scale" in verb:
         return ChangeType.SCALING
     return ChangeType.OTHER
+
+
+def resource_names(resource_id: str) -> tuple[str | None, str | None]:
+    """(top-level resource name, name chain) from an ARM resource id.
+
+    ``.../providers/Microsoft.Web/sites/payments-web/slots/staging`` →
+    ``("payments-web", "payments-web/staging")``: the top-level resource is the service hint,
+    the chain says which part of it changed.
+    """
+    parts = [part for part in resource_id.strip().split("/") if part.strip()]
+    lowered = [part.lower() for part in parts]
+    if "providers" not in lowered:
+        name = parts[-1] if parts else None
+        return name, name
+    after = parts[lowered.index("providers") + 2 :]  # skip the namespace (Microsoft.Web)
+    names = after[1::2]
+    if not names:
+        return None, None
+    return names[0], "/".join(names)
 
 
 def _resource_group(resource_id: str) -> str | None:

@@ -261,7 +261,9 @@ def resource_name(record: dict[str, Any]) -> str | None:
             return (
                 last_segment(last_segment(value, ":"), "/") if value.startswith("arn:") else value
             )
-    instance = text(params, "instancesSet", "items", 0, "instanceId")
+    instance = text(params, "instancesSet", "items", 0, "instanceId") or text(
+        record, "responseElements", "instancesSet", "items", 0, "instanceId"
+    )
     if instance is not None:
         return instance
     arn = text(record, "resources", 0, "ARN")

@@ -292,6 +292,7 @@ def map_log_entry(entry: object) -> Outcome:
         change_type = _by_verb(short_method)
     resource = text(audit, "resourceName") or ""
     name = _resource_label(entry, resource)
+    target = text(entry, "resource", "labels", "email_id") or last_segment(resource) or name
     label = _SERVICE_LABEL.get(service, service)
     security = service == "iam" or short_method.lower() == "setiampolicy"
     project = text(entry, "resource", "labels", "project_id")
@@ -312,7 +313,7 @@ def map_log_entry(entry: object) -> Outcome:
         if tag
     )
     return ChangeDraft(
-        summary=clip(f"{label} {_method_label(method)} {name or ''}".strip()),
+        summary=clip(f"{label} {_method_label(method)} {target or ''}".strip()),
         change_type=change_type,
         source=SOURCE,
         service_name=name,
@@ -376,7 +377,7 @@ def _method_label(method: str) -> str:
 
 def _resource_label(entry: object, resource_name: str) -> str | None:
     labels = obj(entry, "resource", "labels")
-    for key in ("service_name", "function_name", "cluster_name", "configuration_name"):
+    for key in ("service_name", "function_name", "cluster_name", "configuration_name", "email_id"):
         if text(labels, key):
             return text(labels, key)
     return last_segment(resource_name) if resource_name else None
