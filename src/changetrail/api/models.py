@@ -2,6 +2,7 @@
 
 from changetrail.api.base import Base
 from changetrail.api.changes.models import Change, ChangeCounter, ChangeTag
+from changetrail.api.incidents.models import Incident, IncidentService
 from changetrail.api.keys.models import ApiKey
 from changetrail.api.operator_state.models import OperatorObject
 from changetrail.api.orgs.models import Organisation
@@ -14,6 +15,8 @@ __all__ = [
     "Change",
     "ChangeCounter",
     "ChangeTag",
+    "Incident",
+    "IncidentService",
     "OperatorObject",
     "Organisation",
     "Service",
