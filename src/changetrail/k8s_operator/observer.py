@@ -205,7 +205,9 @@ class Observer:
             else:
                 drafts = [changes.created_change(new_state, ctx, created_at)]
         elif new_fingerprint == record.fingerprint:
-            return self._ignored("unchanged" if event_type == "MODIFIED" else "relisted")
+            self._ignored("unchanged" if event_type == "MODIFIED" else "relisted")
+            self._settle_due()  # an HPA decision held back may be due already
+            return
         else:
             drafts = self._changes(kind, record.state, new_state, ctx, inventory)
             if not drafts:

@@ -77,6 +77,10 @@ class Outbox:
     def failing(self) -> bool:
         return self._failures > 0
 
+    def queued(self) -> list[Delivery]:
+        """The deliveries waiting, oldest first."""
+        return list(self._queue)
+
     def offer(self, delivery: Delivery) -> bool:
         """Queue a delivery; ``False`` (and nothing queued) when the queue is full."""
         if self.full:
