@@ -262,6 +262,8 @@ class TestOperator:
         operator_env = env_of(specs["Deployment/changetrail-operator"]["containers"][0])
         # YAML numbers pass through Helm as floats; 1048576 must not become "1.048576e+06".
         assert api_env["CHANGETRAIL_MAX_BODY_BYTES"] == "1048576"
+        assert api_env["CHANGETRAIL_RATE_LIMIT_PER_MINUTE"] == "6000"
+        assert api_env["CHANGETRAIL_DB_POOL_SIZE"] == "10"
         assert operator_env["CHANGETRAIL_QUEUE_MAX"] == "10000"
         assert operator_env["CHANGETRAIL_HPA_SETTLE_SECONDS"] == "60"
 
