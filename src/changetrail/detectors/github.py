@@ -81,9 +81,10 @@ def infer_event(payload: object) -> str:
     for key, event in (
         ("zen", "ping"),
         ("deployment_status", "deployment_status"),
+        # A deployment created by Actions also names its workflow_run: check deployment first.
+        ("deployment", "deployment"),
         ("workflow_run", "workflow_run"),
         ("workflow_job", "workflow_job"),
-        ("deployment", "deployment"),
         ("release", "release"),
         ("pull_request", "pull_request"),
         ("check_suite", "check_suite"),
