@@ -1,14 +1,21 @@
-"""docs/configuration.md names every chart value and every environment variable."""
+"""The docs match the product: every value and variable documented, examples that are valid."""
 
 import json
 import re
 from typing import Any
 
+from changetrail.domain import ChangeType, RiskLevel
 from changetrail.k8s_operator.settings import OperatorSettings
 from changetrail.settings import ApiSettings
 
 from .rendering import CHART_DIR, REPO_ROOT, Render, containers, pod_specs
 
+# The Changes API request fields: the contract's, plus the documented extensions.
+CHANGE_FIELDS = {
+    "summary", "service_id", "change_type", "description", "source", "commit_sha",
+    "commit_message", "branch", "pr_number", "pr_url", "pipeline_url", "environment",
+    "risk_level", "changed_by", "external_id", "tags", "occurred_at", "ended_at", "details",
+}  # fmt: skip
 CONFIGURATION = (REPO_ROOT / "docs" / "configuration.md").read_text()
 DOCUMENTED_NAMES = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)`", CONFIGURATION))
 
@@ -52,3 +59,22 @@ def test_every_setting_of_both_processes_is_documented() -> None:
     variables = settings_variables(ApiSettings) | settings_variables(OperatorSettings)
     assert "CHANGETRAIL_API_URL" in variables
     assert sorted(variables - DOCUMENTED_NAMES) == [], "add them to docs/configuration.md"
+
+
+def request_bodies(markdown: str) -> list[str]:
+    """The JSON bodies of the curl examples (`-d '{...}'`)."""
+    return re.findall(r"-d '(\{.*?\})'", markdown, flags=re.DOTALL)
+
+
+def test_change_examples_in_the_docs_use_only_contract_fields() -> None:
+    bodies = [
+        json.loads(body)
+        for doc in ("ci.md", "install.md")
+        for body in request_bodies((REPO_ROOT / "docs" / doc).read_text())
+    ]
+    changes = [body for body in bodies if "summary" in body]
+    assert len(changes) >= 2
+    for change in changes:
+        assert change.keys() <= CHANGE_FIELDS, change
+        assert change.get("change_type", "deployment") in set(ChangeType)
+        assert change.get("risk_level", "low") in set(RiskLevel)
