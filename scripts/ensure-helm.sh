@@ -40,6 +40,11 @@ if [[ -z "$python" ]]; then
   fi
 fi
 
+# Any Python with pip can fetch the wheel; fall back to the system one if the venv lacks pip.
+if ! "$python" -m pip --version >/dev/null 2>&1; then
+  python="python3"
+fi
+
 work_dir="$(mktemp -d)"
 trap 'rm -rf "$work_dir"' EXIT
 
