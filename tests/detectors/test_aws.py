@@ -101,6 +101,8 @@ def test_ecs_update_service_type_follows_what_the_request_changed(
         ("rds", "ModifyDBParameterGroup", ChangeType.CONFIG_CHANGE),
         ("ssm", "PutParameter", ChangeType.CONFIG_CHANGE),
         ("iam", "PutRolePolicy", ChangeType.CONFIG_CHANGE),
+        ("iam", "CreateRole", ChangeType.CONFIG_CHANGE),
+        ("iam", "DeleteAccessKey", ChangeType.CONFIG_CHANGE),
         ("s3", "DeleteBucket", ChangeType.INFRASTRUCTURE),
     ],
 )

@@ -38,6 +38,21 @@ def test_failed_operations_are_skipped() -> None:
     assert "failed" in detection.skipped[0].reason
 
 
+def test_autoscale_activity_alerts_are_scaling() -> None:
+    detection = edited(
+        "azure/common-alert-activity-log-slot-swap",
+        (("data", "essentials", "monitoringService"), "Activity Log - Autoscale"),
+        (
+            ("data", "alertContext", "operationName"),
+            "Microsoft.Insights/AutoscaleSettings/Scaleup/Action",
+        ),
+        (("data", "alertContext", "eventSource"), "Autoscale"),
+    ).detect()
+
+    assert detection.changes[0].change_type is ChangeType.SCALING
+    assert detection.changes[0].summary.startswith("Scale up Microsoft.Insights/AutoscaleSettings")
+
+
 def test_metric_alerts_are_symptoms_not_changes() -> None:
     detection = delivery("azure/common-alert-metric-fired").detect()
 

@@ -36,8 +36,8 @@ class Aws:
     name = SOURCE
 
     def claims_headers(self, headers: Headers) -> bool:
-        agent = header(headers, "user-agent") or ""
-        return header(headers, "x-amz-sns-message-type") is not None or agent.startswith(
+        user_agent = header(headers, "user-agent") or ""
+        return header(headers, "x-amz-sns-message-type") is not None or user_agent.startswith(
             "Amazon/EventBridge"
         )
 

@@ -3,8 +3,8 @@
 Accepted shapes:
 
 - common alert schema (``schemaId: azureMonitorCommonAlertSchema``) from an action group;
-  only "Activity Log - Administrative" alerts describe a change, metric, log, health and
-  other alerts are symptoms and skipped;
+  only "Activity Log - Administrative" and "Activity Log - Autoscale" alerts describe a
+  change, metric, log, health and other alerts are symptoms and skipped;
 - legacy activity-log alerts (``schemaId: Microsoft.Insights/activityLogs``);
 - Event Grid events (``aeg-event-type`` header; a JSON array in the Event Grid schema or a
   CloudEvents 1.0 object), ``Microsoft.Resources.Resource{Write,Delete,Action}Success``;
@@ -37,6 +37,9 @@ SOURCE = "azure_monitor"
 Outcome = ChangeDraft | Skip
 
 COMMON_ALERT_SCHEMA = "azureMonitorCommonAlertSchema"
+# Activity-log alerts that describe an operation on a resource; every other monitoring
+# service (metrics, logs, health, smart detection) reports a symptom.
+CHANGE_ALERT_SERVICES = frozenset({"Activity Log - Administrative", "Activity Log - Autoscale"})
 LEGACY_ACTIVITY_LOG_SCHEMA = "Microsoft.Insights/activityLogs"
 
 _RESOURCE_EVENTS = {
@@ -165,7 +168,7 @@ def read_common_alert(data: dict[str, Any]) -> Detection:
     essentials = obj(data, "essentials")
     service = text(essentials, "monitoringService") or "unknown"
     event = f"alert:{service}"
-    if service != "Activity Log - Administrative":
+    if service not in CHANGE_ALERT_SERVICES:
         reason = (
             f"{service} alert {text(essentials, 'alertRule')!r} "
             f"({text(essentials, 'monitorCondition')}) "

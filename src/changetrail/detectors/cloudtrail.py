@@ -245,6 +245,9 @@ def classify(service: str, call: str, record: dict[str, Any]) -> ChangeType:
         sizing = {"dBInstanceClass", "allocatedStorage", "iops", "storageType"}
         changed = set(params) - {"dBInstanceIdentifier", "dBClusterIdentifier", "applyImmediately"}
         return ChangeType.SCALING if changed and changed <= sizing else ChangeType.CONFIG_CHANGE
+    if service in _SECURITY_SERVICES:
+        # Creating a role or a key changes who may do what, not what runs.
+        return ChangeType.CONFIG_CHANGE
     for verb, change_type in _BY_VERB:
         if call.startswith(verb):
             return change_type
