@@ -6,6 +6,7 @@ a failure, not a reason to pass quietly.
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,7 +58,7 @@ def render(helm: Path) -> Render:
             documents = yaml.safe_load_all(result.stdout)
             cache[cache_key] = [doc for doc in documents if doc]
         # Tests may inspect manifests freely; hand each one its own copy.
-        return [yaml.safe_load(yaml.safe_dump(doc)) for doc in cache[cache_key]]
+        return copy.deepcopy(cache[cache_key])
 
     return _render
 
