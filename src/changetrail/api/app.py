@@ -14,6 +14,8 @@ from changetrail.api.changes.endpoints import router as changes_router
 from changetrail.api.db import create_engine, create_sessionmaker
 from changetrail.api.errors import install_error_handlers
 from changetrail.api.health import router as health_router
+from changetrail.api.incidents.alertmanager import router as alertmanager_router
+from changetrail.api.incidents.endpoints import router as incidents_router
 from changetrail.api.keys import service as keys_service
 from changetrail.api.keys.endpoints import router as keys_router
 from changetrail.api.middleware import RequestGuard, RequestMetrics
@@ -68,6 +70,8 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
         webhooks_router,
         receiver_router,
         operator_router,
+        incidents_router,
+        alertmanager_router,
     ):
         app.include_router(router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

@@ -1,0 +1,225 @@
+"""All SQL about incidents, and the candidate changes read for correlation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from changetrail.api.changes.models import Change, ChangeTag
+from changetrail.api.incidents.models import Incident, IncidentService
+from changetrail.api.services.models import Service
+from changetrail.api.upsert import insert
+
+# How many changes correlation reads per query. Ranked in memory, so this bounds the work of one
+# request; the queries take the changes closest to the window's end first.
+MAX_CANDIDATES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilters:
+    status: str | None = None
+    severity: str | None = None
+    environment: str | None = None
+    service_id: str | None = None
+    source: str | None = None
+    external_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert unless a uniqueness constraint says it exists; True when inserted."""
+    statement = (
+        insert(session, Incident).values(**values).on_conflict_do_nothing().returning(Incident.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def set_services(
+    session: AsyncSession, org_id: str, incident_id: str, service_ids: Sequence[str]
+) -> None:
+    await session.execute(delete(IncidentService).where(IncidentService.incident_id == incident_id))
+    if service_ids:
+        await session.execute(
+            insert(session, IncidentService).values(
+                [
+                    {
+                        "incident_id": incident_id,
+                        "service_id": service_id,
+                        "org_id": org_id,
+                        "position": position,
+                    }
+                    for position, service_id in enumerate(service_ids)
+                ]
+            )
+        )
+
+
+async def get(session: AsyncSession, org_id: str, incident_id: str) -> Incident | None:
+    return (
+        await session.execute(
+            select(Incident).where(Incident.org_id == org_id, Incident.id == incident_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def find_by_external_id(
+    session: AsyncSession, org_id: str, source: str, external_id: str
+) -> Incident | None:
+    return (
+        await session.execute(
+            select(Incident).where(
+                Incident.org_id == org_id,
+                Incident.source == source,
+                Incident.external_id == external_id,
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def find_for_group(
+    session: AsyncSession, org_id: str, source: str, open_group: str, external_id: str
+) -> Incident | None:
+    """The group's open incident if there is one, else the incident of this very episode."""
+    rows = (
+        (
+            await session.execute(
+                select(Incident)
+                .where(
+                    Incident.org_id == org_id,
+                    Incident.source == source,
+                    or_(Incident.open_group == open_group, Incident.external_id == external_id),
+                )
+                .order_by(Incident.open_group.is_(None))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return rows[0] if rows else None
+
+
+async def services_of(
+    session: AsyncSession, incident_ids: Sequence[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """(service id, name) per incident, in the order the reporter gave them."""
+    found: dict[str, list[tuple[str, str]]] = {incident_id: [] for incident_id in incident_ids}
+    if not incident_ids:
+        return found
+    rows = await session.execute(
+        select(IncidentService.incident_id, Service.id, Service.name)
+        .join(Service, Service.id == IncidentService.service_id)
+        .where(IncidentService.incident_id.in_(incident_ids))
+        .order_by(IncidentService.incident_id, IncidentService.position)
+    )
+    for incident_id, service_id, name in rows.all():
+        found[incident_id].append((service_id, name))
+    return found
+
+
+async def services_by_id(
+    session: AsyncSession, org_id: str, service_ids: Sequence[str]
+) -> dict[str, Service]:
+    if not service_ids:
+        return {}
+    rows = await session.execute(
+        select(Service).where(Service.org_id == org_id, Service.id.in_(service_ids))
+    )
+    return {service.id: service for service in rows.scalars().all()}
+
+
+def _conditions(org_id: str, filters: IncidentFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Incident.org_id == org_id]
+    for column in ("severity", "environment", "source", "external_id"):
+        value = getattr(filters, column)
+        if value is not None:
+            conditions.append(getattr(Incident, column) == value)
+    if filters.status == "open":
+        conditions.append(Incident.resolved_at.is_(None))
+    elif filters.status == "resolved":
+        conditions.append(Incident.resolved_at.is_not(None))
+    if filters.start is not None:
+        conditions.append(Incident.started_at >= filters.start)
+    if filters.end is not None:
+        conditions.append(Incident.started_at < filters.end)
+    if filters.service_id is not None:
+        conditions.append(
+            exists().where(
+                IncidentService.org_id == org_id,
+                IncidentService.service_id == filters.service_id,
+                IncidentService.incident_id == Incident.id,
+            )
+        )
+    return conditions
+
+
+async def page(
+    session: AsyncSession, org_id: str, filters: IncidentFilters, *, limit: int, offset: int
+) -> list[Incident]:
+    statement = (
+        select(Incident)
+        .where(*_conditions(org_id, filters))
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def count(session: AsyncSession, org_id: str, filters: IncidentFilters) -> int:
+    statement = select(func.count()).select_from(Incident).where(*_conditions(org_id, filters))
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def candidate_changes(
+    session: AsyncSession,
+    org_id: str,
+    *,
+    start: datetime,
+    end: datetime,
+    service_ids: Sequence[str] = (),
+    namespace_tags: Sequence[str] = (),
+    limit: int | None = None,
+) -> tuple[list[tuple[Change, str | None]], bool]:
+    """Changes that happened in [start, end), with their service names; True when truncated.
+
+    Three bounded reads: the whole organisation, the incident's services, and the namespaces of
+    those services. On a busy day the first fills up with unrelated changes; the other two make
+    sure the incident's own services are never crowded out of their own correlation.
+    """
+    limit = limit or MAX_CANDIDATES
+    in_window = [Change.org_id == org_id, Change.occurred_at >= start, Change.occurred_at < end]
+    narrowings: list[ColumnElement[bool] | None] = [None]
+    if service_ids:
+        narrowings.append(Change.service_id.in_(service_ids))
+    if namespace_tags:
+        narrowings.append(
+            exists().where(
+                ChangeTag.org_id == org_id,
+                ChangeTag.change_id == Change.id,
+                ChangeTag.tag.in_(namespace_tags),
+            )
+        )
+    found: dict[str, tuple[Change, str | None]] = {}
+    truncated = False
+    for narrowing in narrowings:
+        conditions = in_window if narrowing is None else [*in_window, narrowing]
+        statement = (
+            select(Change, Service.name)
+            .outerjoin(Service, Service.id == Change.service_id)
+            .where(*conditions)
+            .order_by(Change.occurred_at.desc(), Change.id.desc())
+            .limit(limit + 1)
+        )
+        rows = (await session.execute(statement)).all()
+        if len(rows) > limit:
+            truncated = True
+            rows = rows[:limit]
+        for change, service_name in rows:
+            found.setdefault(change.id, (change, service_name))
+    return list(found.values()), truncated
