@@ -14,8 +14,9 @@ from typing import Any
 from changetrail.domain import ChangeDraft, ChangeType
 from changetrail.k8s_operator import diffs
 from changetrail.k8s_operator.autoscaling import PendingScale
-from changetrail.k8s_operator.hashing import JsonDict
+from changetrail.k8s_operator.hashing import JsonDict, content_hash
 from changetrail.k8s_operator.managers import changed_by
+from changetrail.k8s_operator.mapping import tags
 from changetrail.k8s_operator.policies import Policy
 
 SOURCE = "kubernetes"
@@ -70,8 +71,6 @@ def _draft(
     occurred_at: datetime | None = None,
     author: str | None = None,
 ) -> ChangeDraft:
-    from changetrail.k8s_operator.mapping import tags
-
     written_at = None
     if author is None and ctx.body is not None:
         author, written_at = changed_by(ctx.body, paths)
@@ -235,8 +234,6 @@ def deployment_changes(
 def _content_version(old: JsonDict | None, new: JsonDict, ctx: ObjectContext) -> str:
     if ctx.resource_version:
         return f"rv{ctx.resource_version}"
-    from changetrail.k8s_operator.hashing import content_hash
-
     return f"{content_hash(old, 12)}-{content_hash(new, 12)}"
 
 

@@ -22,7 +22,7 @@ from changetrail.k8s_operator import autoscaling, changes, mapping, metrics, noi
 from changetrail.k8s_operator.api_client import ChangetrailClient, StoredObject
 from changetrail.k8s_operator.changes import ObjectContext
 from changetrail.k8s_operator.hashing import JsonDict, fingerprint
-from changetrail.k8s_operator.inventory import Inventory
+from changetrail.k8s_operator.inventory import Inventory, StaticInventory
 from changetrail.k8s_operator.outbox import Delivery, Outbox
 from changetrail.k8s_operator.policies import Policy, effective_policy
 from changetrail.k8s_operator.settings import OperatorSettings
@@ -448,8 +448,6 @@ class Observer:
     def _recovered_changes(
         self, kind: str, old: JsonDict, new: JsonDict, ctx: ObjectContext
     ) -> list[ChangeDraft]:
-        from changetrail.k8s_operator.inventory import StaticInventory
-
         # Whether an HPA owned the replicas is unknown here; HPA records cover those anyway.
         return self._changes(kind, old, new, ctx, StaticInventory())
 

@@ -61,5 +61,9 @@ def _drop(node: Any, parts: list[str]) -> None:
         return
     if rest:
         _drop(node[head], rest)
+        # An emptied parent is dropped too: the API server does not keep "annotations: {}",
+        # so an object with an ignored annotation fingerprints like one without it.
+        if node[head] == {}:
+            del node[head]
     else:
         del node[head]

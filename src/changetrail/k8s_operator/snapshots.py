@@ -8,6 +8,7 @@ enter a state: only their hashes do, unless a policy explicitly allows short val
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 from changetrail.k8s_operator.hashing import JsonDict, content_hash, text_hash
@@ -154,8 +155,6 @@ def configmap_state(
     max_value_bytes: int = 0,
 ) -> JsonDict:
     """Key names with value hashes; values only for keys a policy shows, and only if short."""
-    from fnmatch import fnmatchcase
-
     ignored = list(ignored_keys)
     visible = list(visible_keys)
 
