@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Api, KeyFactory, bearer
-from tests.api.incidents import IncidentApi
+from tests.api.test_incidents_factories import IncidentApi
 
 
 @pytest.fixture

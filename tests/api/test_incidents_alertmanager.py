@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Api, KeyFactory, bearer
-from tests.api.incidents import alert, notification
+from tests.api.test_incidents_factories import alert, notification
 
 LATER = "2026-03-30T15:07:00Z"
 

@@ -9,7 +9,7 @@ import pytest
 
 from changetrail.api.incidents import repository
 from tests.api.conftest import Api
-from tests.api.incidents import IncidentApi
+from tests.api.test_incidents_factories import IncidentApi
 
 
 @pytest.fixture

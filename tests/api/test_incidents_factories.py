@@ -1,4 +1,4 @@
-"""Factories for incident tests: request bodies with defaults, and Alertmanager payloads."""
+"""Factories for the incident tests (no tests here): request bodies and Alertmanager payloads."""
 
 from __future__ import annotations
 
