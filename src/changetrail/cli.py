@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from changetrail.detectors.cli import app as webhooks_app
+from changetrail.k8s_operator.cli import operator as operator_command
 from changetrail.settings import ApiSettings
 
 app = typer.Typer(
@@ -17,6 +19,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(webhooks_app, name="webhooks")
+app.command("operator", help="Watch the cluster and record its changes into the API.")(
+    operator_command
+)
 
 
 @app.command()

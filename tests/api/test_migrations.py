@@ -1,0 +1,31 @@
+"""Migrations go up, down and up again, and agree with the models."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from changetrail.api import migrate
+from changetrail.api.db import sync_url
+from changetrail.api.models import Base
+
+
+def _diff(database_url: str) -> list[object]:
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+class TestMigrations:
+    def test_upgrade_downgrade_upgrade_and_models_agree(self, database_url: str) -> None:
+        assert _diff(database_url) == []
+        migrate.downgrade(database_url, "base")
+        assert len(_diff(database_url)) > 0
+        migrate.upgrade(database_url)
+        migrate.upgrade(database_url)  # a second run finds nothing to do
+        assert _diff(database_url) == []
