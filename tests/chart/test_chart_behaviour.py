@@ -7,6 +7,7 @@ import pytest
 
 from .rendering import (
     CHART_DIR,
+    Manifest,
     Render,
     RenderError,
     containers,
@@ -303,3 +304,39 @@ class TestIngressAndTests:
         specs = pod_specs(render(overrides={"image.repository": "changetrail"}))
         images = {c["image"] for spec in specs.values() for c in containers(spec)}
         assert images == {"changetrail:0.1.0"}
+
+
+class TestRollouts:
+    @staticmethod
+    def checksums(manifests: list[Manifest]) -> dict[str, str]:
+        return {
+            m["metadata"]["name"]: m["spec"]["template"]["metadata"]["annotations"][
+                "checksum/credentials"
+            ]
+            for m in manifests
+            if m["kind"] == "Deployment"
+        }
+
+    def test_a_new_bootstrap_key_restarts_the_api_and_the_operator(self, render: Render) -> None:
+        before = self.checksums(render(overrides={"bootstrap.apiKey": "ak_live_" + "a" * 32}))
+        after = self.checksums(render(overrides={"bootstrap.apiKey": "ak_live_" + "b" * 32}))
+        assert before.keys() == {"changetrail-api", "changetrail-operator"}
+        assert all(before[name] != after[name] for name in before)
+
+    def test_rendering_twice_does_not_restart_anything(self, render: Render) -> None:
+        # The generated key is random in `helm template`; it must not reach the pod template.
+        # Two separate helm runs (the renderer caches by arguments), so two generated keys.
+        first = render()
+        second = render(overrides={"cluster.environment": "staging"})
+        assert find(first, "Secret")["data"] != find(second, "Secret")["data"]
+        assert self.checksums(first) == self.checksums(second)
+
+    def test_pod_annotations_from_values_are_kept(self, render: Render) -> None:
+        api = find(
+            render(overrides={"api.podAnnotations.team": "payments"}),
+            "Deployment",
+            "changetrail-api",
+        )
+        annotations = api["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["team"] == "payments"
+        assert "checksum/credentials" in annotations

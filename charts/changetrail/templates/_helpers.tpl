@@ -173,3 +173,12 @@ combination fails `helm install` with a message rather than a half-working relea
 {{- define "changetrail.apiUrl" -}}
 {{- printf "http://%s.%s.svc:%v" (include "changetrail.apiFullname" .) .Release.Namespace .Values.api.service.port }}
 {{- end }}
+
+{{/*
+A digest of the credentials given as values, as a pod annotation: changing the key or the
+database URL in values restarts the pods that read them. Generated and existing Secrets are
+left out, so a plain upgrade does not restart anything.
+*/}}
+{{- define "changetrail.credentialsChecksum" -}}
+{{- printf "%s|%s" .Values.bootstrap.apiKey .Values.database.postgresql.url | sha256sum }}
+{{- end }}
