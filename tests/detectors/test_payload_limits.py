@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from changetrail.detectors import MAX_DEPTH, PayloadError, analyse, load_payload
+from tests.detectors.factories import all_fixture_names, delivery
 
 
 def nested(depth: int) -> bytes:
@@ -51,6 +53,8 @@ def test_wide_documents_are_not_mistaken_for_deep_ones() -> None:
         (b'{"a": 1', "not valid JSON"),
         (b"\xff\xfe\xfa", "not"),
         (b"1" * 5000, "not usable JSON"),
+        (b'{"replicas": NaN}', "NaN"),
+        (b"[Infinity]", "Infinity"),
     ],
 )
 def test_unreadable_bodies_raise_payload_error_with_a_reason(body: bytes, message: str) -> None:
@@ -125,3 +129,70 @@ def test_any_json_under_any_provider_header_is_detected_without_raising(
 
     assert detection.source
     assert all(change.summary for change in detection.changes)
+
+
+def leaf_paths(value: object, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every path to a value inside ``value`` (containers included)."""
+    paths: list[tuple[str | int, ...]] = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            paths += leaf_paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            paths += leaf_paths(child, (*prefix, index))
+    return paths
+
+
+def replace_at(value: Any, path: tuple[str | int, ...], replacement: object) -> None:
+    for step in path[:-1]:
+        value = value[step]
+    value[path[-1]] = replacement
+
+
+odd_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(["", "0" * 40, "refs/heads/", "arn:aws:x", "/", "a/b/c", "2026-13-45"]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=st.sampled_from(all_fixture_names()), data=st.data())
+def test_fixtures_with_fields_of_the_wrong_type_never_raise(name: str, data: st.DataObject) -> None:
+    original = delivery(name)
+    payload = original.payload()
+    paths = leaf_paths(payload)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=6))):
+        path = data.draw(st.sampled_from(paths))
+        try:
+            replace_at(payload, path, data.draw(odd_values))
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier replacement removed this path
+
+    detection = original.with_payload(payload).detect()
+
+    assert all(isinstance(change.summary, str) and change.summary for change in detection.changes)
+
+
+WRONG_TYPES: tuple[object, ...] = ("not-a-number", 7, None, [], {"x": 1})
+
+
+@pytest.mark.parametrize("name", all_fixture_names())
+def test_every_field_of_every_fixture_tolerates_a_value_of_the_wrong_type(name: str) -> None:
+    original = delivery(name)
+    failures = []
+    for path in leaf_paths(original.payload()):
+        for odd in WRONG_TYPES:
+            payload = original.payload()
+            replace_at(payload, path, odd)
+            try:
+                original.with_payload(payload).detect()
+            except Exception as error:
+                failures.append(f"{path} = {odd!r}: {error!r}")
+
+    assert failures == []

@@ -92,7 +92,8 @@ def map_push(payload: dict[str, Any], headers: Headers) -> Outcome:
     commits = items(payload, "commits")
     head = next((c for c in commits if text(c, "id") == after), commits[-1] if commits else {})
     message = text(head, "message")
-    count = int(text(payload, "total_commits_count") or len(commits))
+    total = dig(payload, "total_commits_count")
+    count = total if isinstance(total, int) and not isinstance(total, bool) else len(commits)
     tag = tag_of(ref)
     if tag is not None:
         summary = f"Tag {tag} pushed to {path}"

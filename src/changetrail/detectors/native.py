@@ -91,11 +91,11 @@ def to_draft(payload: dict[str, Any]) -> ChangeDraft | Skip:
         fields[key] = value
     fields.setdefault("source", DEFAULT_SOURCE)
     change_type = payload.get("change_type", ChangeType.DEPLOYMENT.value)
-    if change_type not in {member.value for member in ChangeType}:
+    if not isinstance(change_type, str) or change_type not in {m.value for m in ChangeType}:
         allowed = ", ".join(member.value for member in ChangeType)
         return Skip(f"change_type {change_type!r} is not one of: {allowed}")
     risk = payload.get("risk_level")
-    if risk is not None and risk not in {member.value for member in RiskLevel}:
+    if risk is not None and (not isinstance(risk, str) or risk not in {m.value for m in RiskLevel}):
         allowed = ", ".join(member.value for member in RiskLevel)
         return Skip(f"risk_level {risk!r} is not one of: {allowed}")
     tags = payload.get("tags", [])

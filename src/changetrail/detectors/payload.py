@@ -23,7 +23,9 @@ def load_payload(body: bytes, *, max_depth: int = MAX_DEPTH) -> object:
     if not body.strip():
         raise PayloadError("the body is empty; a JSON document was expected")
     try:
-        payload: object = json.loads(body)
+        payload: object = json.loads(body, parse_constant=_refuse_constant)
+    except PayloadError:
+        raise
     except RecursionError:
         raise PayloadError(f"the JSON document is nested deeper than {max_depth} levels") from None
     except UnicodeDecodeError:
@@ -38,6 +40,12 @@ def load_payload(body: bytes, *, max_depth: int = MAX_DEPTH) -> object:
     if too_deep(payload, max_depth):
         raise PayloadError(f"the JSON document is nested deeper than {max_depth} levels")
     return payload
+
+
+def _refuse_constant(name: str) -> object:
+    # Python's parser accepts NaN and Infinity; JSON does not, and neither do the databases
+    # the changes end up in.
+    raise PayloadError(f"the body uses {name}, which is not JSON")
 
 
 def too_deep(value: object, limit: int) -> bool:
