@@ -206,6 +206,15 @@ def test_unmapped_eventbridge_events_are_detected_and_explained() -> None:
     assert "GuardDuty Finding" in detection.skipped[0].reason
 
 
+def test_custom_events_from_an_api_destination_are_explained() -> None:
+    detection = eventbridge("Release Approved", "com.acme.releases", {"version": "5.2.0"}).detect()
+
+    assert detection.event == "com.acme.releases:Release Approved"
+    assert "'Release Approved' events from com.acme.releases are not mapped" in (
+        detection.skipped[0].reason
+    )
+
+
 def test_sns_subscription_confirmation_is_never_followed_and_says_how_to_confirm() -> None:
     detection = delivery("aws/sns-subscription-confirmation").detect()
 

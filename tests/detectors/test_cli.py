@@ -78,7 +78,7 @@ def test_a_secret_can_be_checked_before_going_live() -> None:
 
 def test_a_body_that_is_not_json_is_reported_on_stderr(tmp_path: Path) -> None:
     body = tmp_path / "form.txt"
-    body.write_text("payload=%7B%7D")
+    body.write_text("<xml>deploy</xml>")
 
     code, out, err = inspect(str(body))
 

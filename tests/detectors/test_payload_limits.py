@@ -49,7 +49,8 @@ def test_wide_documents_are_not_mistaken_for_deep_ones() -> None:
     [
         (b"", "empty"),
         (b"   \n", "empty"),
-        (b"payload=%7B%7D", "not valid JSON"),
+        (b"payload=%7B%7D", "set the webhook's content type to application/json"),
+        (b"ref=main&sha=abc", "not valid JSON"),
         (b'{"a": 1', "not valid JSON"),
         (b"\xff\xfe\xfa", "not"),
         (b"1" * 5000, "not usable JSON"),

@@ -65,9 +65,14 @@ def is_sns_message(payload: object) -> bool:
 
 
 def is_eventbridge_event(payload: object) -> bool:
-    source = text(payload, "source") or ""
+    """An EventBridge event from an AWS service (``source: aws.*``)."""
+    return (text(payload, "source") or "").startswith("aws.") and is_eventbridge_envelope(payload)
+
+
+def is_eventbridge_envelope(payload: object) -> bool:
+    """Any EventBridge event, including custom ones an API destination forwards."""
     return (
-        source.startswith("aws.")
+        text(payload, "source") is not None
         and text(payload, "detail-type") is not None
         and isinstance(dig(payload, "detail"), dict)
     )
@@ -116,8 +121,7 @@ def read_sns(message: object) -> Detection:
 
 def read_events(payload: object) -> Detection:
     """An EventBridge event, a CloudTrail log file, a bare array of records or one record."""
-    if is_eventbridge_event(payload):
-        assert isinstance(payload, dict)
+    if isinstance(payload, dict) and is_eventbridge_envelope(payload):
         return read_eventbridge(payload)
     if isinstance(payload, list):
         return read_records(payload)

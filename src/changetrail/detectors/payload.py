@@ -31,6 +31,11 @@ def load_payload(body: bytes, *, max_depth: int = MAX_DEPTH) -> object:
     except UnicodeDecodeError:
         raise PayloadError("the body is not UTF-8, UTF-16 or UTF-32 encoded text") from None
     except json.JSONDecodeError as error:
+        if body.startswith(b"payload="):
+            raise PayloadError(
+                "the body is form-encoded (payload=...); set the webhook's content type to "
+                "application/json"
+            ) from None
         raise PayloadError(
             f"the body is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         ) from None
