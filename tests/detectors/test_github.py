@@ -64,6 +64,25 @@ def test_failed_deployment_is_recorded_as_high_risk(state: str) -> None:
     assert change.risk_level is RiskLevel.HIGH
 
 
+def test_an_unknown_deployment_state_is_not_taken_for_success() -> None:
+    detection = edited(
+        "github/deployment_status-success", (("deployment_status", "state"), "destroyed")
+    ).detect()
+
+    assert detection.changes == []
+    assert detection.skipped[0].reason == "deployment status 'destroyed' is not mapped"
+
+
+def test_a_deployment_without_ref_or_sha_still_reads_well() -> None:
+    (change,) = (
+        edited("github/deployment", (("deployment", "sha"), None), (("deployment", "ref"), None))
+        .detect()
+        .changes
+    )
+
+    assert change.summary == "Deploy acme/payments-api an unknown revision to production"
+
+
 def test_a_deployment_whose_task_says_rollback_is_a_rollback() -> None:
     (change,) = (
         edited("github/deployment", (("deployment", "task"), "deploy:rollback")).detect().changes

@@ -106,6 +106,11 @@ def _repository(payload: dict[str, Any]) -> tuple[str, str | None]:
     return full_name, text(payload, "repository", "name")
 
 
+def _revision(ref: str | None, sha: str | None) -> str:
+    """``main@abc1234``, or whichever half is known."""
+    return "@".join(part for part in (ref, short_sha(sha)) if part) or "an unknown revision"
+
+
 def _actor(payload: dict[str, Any], *paths: tuple[str | int, ...]) -> str | None:
     return first_text(payload, *paths, ("sender", "login"))
 
@@ -163,11 +168,9 @@ def map_deployment(payload: dict[str, Any]) -> Outcome:
     environment = text(deployment, "environment")
     change_type = _deployment_type(deployment)
     verb = "Roll back" if change_type is ChangeType.ROLLBACK else "Deploy"
-    summary = (
-        f"{verb} {full_name} {ref or ''}@{short_sha(sha)} to {environment or 'an environment'}"
-    )
+    summary = f"{verb} {full_name} {_revision(ref, sha)} to {environment or 'an environment'}"
     return ChangeDraft(
-        summary=clip(summary.replace(" @", " ")),
+        summary=clip(summary),
         change_type=change_type,
         description=text(deployment, "description"),
         source=SOURCE,
@@ -194,15 +197,17 @@ def map_deployment_status(payload: dict[str, Any]) -> Outcome:
         return Skip(f"deployment to {environment} is {state}; recorded when it finishes")
     if state == "inactive":
         return Skip(f"deployment to {environment} became inactive (superseded by a newer one)")
+    if state not in {"success", "failure", "error"}:
+        return Skip(f"deployment status {state!r} is not mapped")
     failed = state in {"failure", "error"}
     sha = text(deployment, "sha")
     ref = text(deployment, "ref")
     change_type = _deployment_type(deployment)
     verb = "Rolled back" if change_type is ChangeType.ROLLBACK else "Deployed"
     outcome = "failed" if failed else "succeeded"
-    summary = f"{verb} {full_name} {ref or ''}@{short_sha(sha)} to {environment}: {outcome}"
+    summary = f"{verb} {full_name} {_revision(ref, sha)} to {environment}: {outcome}"
     return ChangeDraft(
-        summary=clip(summary.replace(" @", " ")),
+        summary=clip(summary),
         change_type=change_type,
         description=text(status, "description"),
         source=SOURCE,
@@ -270,7 +275,7 @@ def map_workflow_run(payload: dict[str, Any]) -> Outcome:
     sha = text(run, "head_sha")
     branch = text(run, "head_branch")
     outcome = "failed" if failed else "succeeded"
-    target = f"{full_name}@{branch or short_sha(sha)}"
+    target = f"{full_name}@{branch or short_sha(sha) or '?'}"
     summary = f"{workflow} #{text(run, 'run_number')} {outcome} for {target}"
     pr_number = text(run, "pull_requests", 0, "number")
     repo_url = text(payload, "repository", "html_url")

@@ -180,7 +180,7 @@ def map_pipeline(payload: dict[str, Any], headers: Headers) -> Outcome:
     sha = text(pipeline, "sha")
     failed = status in _FINISHED_BAD
     outcome = "failed" if failed else "succeeded"
-    target = f"{path}@{ref or short_sha(sha)}"
+    target = f"{path}@{ref or short_sha(sha) or '?'}"
     summary = f"Pipeline {pipeline_id} deployed {target} to {', '.join(environments)}: {outcome}"
     merge_request = obj(payload, "merge_request")
     return ChangeDraft(
@@ -220,7 +220,7 @@ def map_deployment(payload: dict[str, Any], headers: Headers) -> Outcome:
     commit_url = text(payload, "commit_url")
     sha = last_segment(commit_url) or text(payload, "short_sha")
     title = text(payload, "commit_title")
-    summary = f"Deploy {path}@{short_sha(sha)} to {environment}: " + (
+    summary = f"Deploy {path}@{short_sha(sha) or '?'} to {environment}: " + (
         "failed" if failed else "succeeded"
     )
     summary += f" ({title})" if title else ""
