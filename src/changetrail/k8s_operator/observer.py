@@ -10,7 +10,9 @@ recorded state, a restart or a re-list records exactly what changed in between.
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
@@ -21,7 +23,7 @@ from changetrail.domain import ChangeDraft
 from changetrail.k8s_operator import autoscaling, changes, mapping, metrics, noise, snapshots
 from changetrail.k8s_operator.api_client import ChangetrailClient, StoredObject
 from changetrail.k8s_operator.changes import ObjectContext
-from changetrail.k8s_operator.hashing import JsonDict, fingerprint
+from changetrail.k8s_operator.hashing import JsonDict, canonical_json, fingerprint
 from changetrail.k8s_operator.inventory import Inventory, StaticInventory
 from changetrail.k8s_operator.outbox import Delivery, Outbox
 from changetrail.k8s_operator.policies import Policy, effective_policy
@@ -40,15 +42,41 @@ BASELINE_UID = "baseline"
 Key = tuple[str, str]  # (kind, uid)
 
 
-@dataclass(slots=True)
 class Record:
-    kind: str
-    namespace: str | None
-    name: str
-    state: JsonDict
-    fingerprint: str
-    service: str | None = None
-    environment: str | None = None
+    """The last recorded state of one object, kept as compact JSON rather than as dicts.
+
+    Python dicts of short strings cost several times their JSON size; the state is parsed
+    back only when the object's fingerprint changes, which is rare.
+    """
+
+    __slots__ = ("_blob", "environment", "fingerprint", "kind", "name", "namespace", "service")
+
+    def __init__(
+        self,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        state: JsonDict,
+        fingerprint: str,
+        service: str | None = None,
+        environment: str | None = None,
+    ) -> None:
+        self.kind = sys.intern(kind)
+        self.namespace = sys.intern(namespace) if namespace else None
+        self.name = name
+        self._blob = canonical_json(state)
+        self.fingerprint = fingerprint
+        self.service = sys.intern(service) if service else None
+        self.environment = sys.intern(environment) if environment else None
+
+    @property
+    def state(self) -> JsonDict:
+        state: JsonDict = json.loads(self._blob)
+        return state
+
+    @property
+    def size(self) -> int:
+        return len(self._blob)
 
 
 @dataclass(slots=True)
@@ -56,6 +84,13 @@ class _Pending:
     scale: autoscaling.PendingScale
     ctx: ObjectContext
     target: str | None
+
+
+def state_fingerprint(state: JsonDict) -> str:
+    # A Deployment's template history follows from its template: it changes only when the
+    # template does, so it is left out and an unchanged object is recognised without parsing
+    # its stored state.
+    return fingerprint({key: value for key, value in state.items() if key != "history"})
 
 
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -188,10 +223,13 @@ class Observer:
                 return self._ignored("unknown")
             return self._forget(key, record, ctx)
 
-        new_state = self._snapshot(kind, body, policy, record)
+        new_state = self._snapshot(kind, body, policy)
         if kind == HPA:
             new_state = self._coalesce(uid, body, record, new_state, ctx)
-        new_fingerprint = fingerprint(new_state)
+        new_fingerprint = state_fingerprint(new_state)
+        if kind == DEPLOYMENT and (record is None or new_fingerprint != record.fingerprint):
+            old_state = record.state if record is not None else None
+            new_state["history"] = snapshots.next_history(old_state, new_state)
         if record is None:
             created_at = _parse_time(meta.get("creationTimestamp"))
             before_baseline = (
@@ -224,13 +262,9 @@ class Observer:
     def _ignored(self, reason: str) -> None:
         metrics.EVENTS_IGNORED.labels(reason=reason).inc()
 
-    def _snapshot(
-        self, kind: str, body: Mapping[str, Any], policy: Policy, record: Record | None
-    ) -> JsonDict:
+    def _snapshot(self, kind: str, body: Mapping[str, Any], policy: Policy) -> JsonDict:
         if kind == DEPLOYMENT:
-            state = snapshots.deployment_state(body, policy.ignore_paths)
-            state["history"] = snapshots.next_history(record.state if record else None, state)
-            return state
+            return snapshots.deployment_state(body, policy.ignore_paths)
         if kind == CONFIGMAP:
             return snapshots.configmap_state(
                 body,
@@ -373,7 +407,7 @@ class Observer:
                 "last_scale": held.scale.last_scale,
             }
             draft = changes.autoscale_change(held.scale, held.target, held.ctx)
-            self._commit(key, held.ctx, state, fingerprint(state), [draft])
+            self._commit(key, held.ctx, state, state_fingerprint(state), [draft])
 
     def _commit(
         self,
