@@ -138,12 +138,12 @@ async def list_suspect_changes(
     total = len(found.ranked)
     meta = page.meta(total)
     return SuspectListEnvelope(
-        data=found.suspects(page.offset, page.limit),
+        data=await service.suspects_out(session, found, page.offset, page.limit),
         meta=CorrelationMeta(
             **meta.model_dump(),
             window_start=found.window_start,
             window_end=found.window_end,
-            candidates=len(found.rows),
+            candidates=found.candidates,
             truncated=found.truncated,
         ),
     )

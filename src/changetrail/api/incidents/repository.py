@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail.api.changes.models import Change, ChangeTag
@@ -176,6 +176,21 @@ async def count(session: AsyncSession, org_id: str, filters: IncidentFilters) ->
     return int((await session.execute(statement)).scalar_one())
 
 
+# Only what scoring reads: loading full ORM rows for hundreds of candidates costs more than
+# scoring them; the few changes a response shows are loaded whole by ``changes_by_id``.
+_CANDIDATE_COLUMNS = (
+    Change.id,
+    Change.change_type,
+    Change.risk_level,
+    Change.occurred_at,
+    Change.ended_at,
+    Change.service_id,
+    Change.environment,
+    Change.tags,
+    Change.details,
+)
+
+
 async def candidate_changes(
     session: AsyncSession,
     org_id: str,
@@ -185,8 +200,8 @@ async def candidate_changes(
     service_ids: Sequence[str] = (),
     namespace_tags: Sequence[str] = (),
     limit: int | None = None,
-) -> tuple[list[tuple[Change, str | None]], bool]:
-    """Changes that happened in [start, end), with their service names; True when truncated.
+) -> tuple[list[Row[Any]], bool]:
+    """Scoring columns of the changes in [start, end); True when a read was truncated.
 
     Three bounded reads: the whole organisation, the incident's services, and the namespaces of
     those services. On a busy day the first fills up with unrelated changes; the other two make
@@ -205,13 +220,12 @@ async def candidate_changes(
                 ChangeTag.tag.in_(namespace_tags),
             )
         )
-    found: dict[str, tuple[Change, str | None]] = {}
+    found: dict[str, Row[Any]] = {}
     truncated = False
     for narrowing in narrowings:
         conditions = in_window if narrowing is None else [*in_window, narrowing]
         statement = (
-            select(Change, Service.name)
-            .outerjoin(Service, Service.id == Change.service_id)
+            select(*_CANDIDATE_COLUMNS)
             .where(*conditions)
             .order_by(Change.occurred_at.desc(), Change.id.desc())
             .limit(limit + 1)
@@ -220,6 +234,20 @@ async def candidate_changes(
         if len(rows) > limit:
             truncated = True
             rows = rows[:limit]
-        for change, service_name in rows:
-            found.setdefault(change.id, (change, service_name))
+        for row in rows:
+            found.setdefault(row.id, row)
     return list(found.values()), truncated
+
+
+async def changes_by_id(
+    session: AsyncSession, org_id: str, change_ids: Sequence[str]
+) -> dict[str, tuple[Change, str | None]]:
+    """Whole changes with their service names, for the suspects a response shows."""
+    if not change_ids:
+        return {}
+    rows = await session.execute(
+        select(Change, Service.name)
+        .outerjoin(Service, Service.id == Change.service_id)
+        .where(Change.org_id == org_id, Change.id.in_(change_ids))
+    )
+    return {change.id: (change, name) for change, name in rows.all()}

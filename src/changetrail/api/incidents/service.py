@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail.api.base import new_id, utcnow_ms
-from changetrail.api.changes.models import Change
 from changetrail.api.changes.service import to_out as change_out
 from changetrail.api.errors import FieldError, NotFoundError
 from changetrail.api.incidents import repository
@@ -152,7 +152,7 @@ async def with_suspects(session: AsyncSession, incident: Incident) -> IncidentOu
     """The incident as one response shows it: with its services and its top suspects."""
     services = (await repository.services_of(session, [incident.id]))[incident.id]
     found = await correlate(session, incident, [service_id for service_id, _ in services])
-    return to_out(incident, services, found.suspects(limit=EMBEDDED_SUSPECTS))
+    return to_out(incident, services, await suspects_out(session, found, 0, EMBEDDED_SUSPECTS))
 
 
 async def correlate_incident(
@@ -178,23 +178,31 @@ async def correlate_incident(
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
+    incident: Incident
     ranked: list[Suspect]
-    rows: dict[str, tuple[Change, str | None]]
+    candidates: int
     window_start: datetime
     window_end: datetime
     truncated: bool
 
-    def suspects(self, offset: int = 0, limit: int | None = None) -> list[SuspectOut]:
-        """A slice of the ranking as responses show it (built only for the slice asked for)."""
-        stop = None if limit is None else offset + limit
-        return [
-            SuspectOut(
-                **change_out(*self.rows[suspect.change_id]).model_dump(),
-                score=suspect.score,
-                reasons=list(suspect.reasons),
-            )
-            for suspect in self.ranked[offset:stop]
-        ]
+
+async def suspects_out(
+    session: AsyncSession, found: Correlation, offset: int = 0, limit: int | None = None
+) -> list[SuspectOut]:
+    """A slice of the ranking as responses show it; only that slice is loaded whole."""
+    page = found.ranked[offset : None if limit is None else offset + limit]
+    rows = await repository.changes_by_id(
+        session, found.incident.org_id, [suspect.change_id for suspect in page]
+    )
+    return [
+        SuspectOut(
+            **change_out(*rows[suspect.change_id]).model_dump(),
+            score=suspect.score,
+            reasons=list(suspect.reasons),
+        )
+        for suspect in page
+        if suspect.change_id in rows
+    ]
 
 
 def service_profile(service: Service) -> ServiceProfile:
@@ -207,7 +215,8 @@ def service_profile(service: Service) -> ServiceProfile:
     )
 
 
-def candidate(change: Change) -> CandidateChange:
+def candidate(change: Row[Any]) -> CandidateChange:
+    """Scoring facts from a row of ``repository.candidate_changes``."""
     return CandidateChange(
         id=change.id,
         change_type=change.change_type,
@@ -247,8 +256,7 @@ async def correlate(
     )
     ranked = [
         suspect
-        for suspect in rank(facts, [candidate(change) for change, _ in rows])
+        for suspect in rank(facts, [candidate(row) for row in rows])
         if suspect.score >= min_score
     ]
-    by_id = {change.id: (change, service_name) for change, service_name in rows}
-    return Correlation(ranked, by_id, window_start, window_end, truncated)
+    return Correlation(incident, ranked, len(rows), window_start, window_end, truncated)
