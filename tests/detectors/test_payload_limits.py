@@ -192,8 +192,14 @@ def test_every_field_of_every_fixture_tolerates_a_value_of_the_wrong_type(name: 
             payload = original.payload()
             replace_at(payload, path, odd)
             try:
-                original.with_payload(payload).detect()
+                detection = original.with_payload(payload).detect()
             except Exception as error:
                 failures.append(f"{path} = {odd!r}: {error!r}")
+                continue
+            failures += [
+                f"{path} = {odd!r}: summary {change.summary!r}"
+                for change in detection.changes
+                if not change.summary.strip() or "None" in change.summary
+            ]
 
     assert failures == []

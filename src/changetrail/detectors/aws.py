@@ -200,7 +200,7 @@ def map_ecs_deployment(envelope: dict[str, Any], detail: dict[str, Any]) -> Outc
     service_arn = text(envelope, "resources", 0)
     service = _arn_name(service_arn)
     # ARN: ...:service/<cluster>/<service>
-    cluster_service = service_arn.split(":service/", 1)[-1] if service_arn else service
+    cluster_service = service_arn.split(":service/", 1)[-1] if service_arn else "an ECS service"
     deployment = text(detail, "deploymentId")
     rolling_back = "rolling back" in reason.lower() or "rollback" in reason.lower()
     if name == "SERVICE_DEPLOYMENT_IN_PROGRESS" and not rolling_back:
@@ -239,7 +239,7 @@ def map_codedeploy(envelope: dict[str, Any], detail: dict[str, Any]) -> Outcome:
     application = text(detail, "application")
     group = text(detail, "deploymentGroup")
     deployment = text(detail, "deploymentId")
-    target = f"{application}/{group}" if group else str(application)
+    target = "/".join(part for part in (application, group) if part) or "an application"
     if state in {"START", "READY", "RESUME", "IN_PROGRESS"}:
         return Skip(f"CodeDeploy deployment {deployment} of {target} is {state}")
     if state not in {"SUCCESS", "FAILURE"}:
@@ -248,7 +248,8 @@ def map_codedeploy(envelope: dict[str, Any], detail: dict[str, Any]) -> Outcome:
     region = text(envelope, "region")
     return _draft(
         envelope,
-        summary=f"CodeDeploy {deployment} of {target} {'failed' if failed else 'succeeded'}",
+        summary=f"CodeDeploy {deployment or 'deployment'} of {target} "
+        + ("failed" if failed else "succeeded"),
         change_type=ChangeType.DEPLOYMENT,
         service_name=application,
         pipeline_url=(
@@ -280,7 +281,8 @@ def map_codepipeline(envelope: dict[str, Any], detail: dict[str, Any]) -> Outcom
     region = text(envelope, "region")
     return _draft(
         envelope,
-        summary=f"CodePipeline {pipeline} execution {'failed' if failed else 'succeeded'}",
+        summary=f"CodePipeline {pipeline or 'pipeline'} execution "
+        + ("failed" if failed else "succeeded"),
         change_type=ChangeType.DEPLOYMENT,
         service_name=pipeline,
         pipeline_url=(

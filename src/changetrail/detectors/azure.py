@@ -255,7 +255,9 @@ def read_activity_events(events: list[Any], event_name: str) -> Detection:
 
 def map_activity(activity: dict[str, Any]) -> Outcome:
     """One activity-log operation (any of the Azure shapes, normalised by key) → a change."""
-    operation = _value(activity, "operationName") or text(activity, "authorization", "action") or ""
+    operation = _value(activity, "operationName") or text(activity, "authorization", "action")
+    if operation is None:
+        return Skip("an activity-log entry without an operation name")
     category = (
         _value(activity, "category")
         or text(activity, "eventSource")

@@ -276,7 +276,8 @@ def map_workflow_run(payload: dict[str, Any]) -> Outcome:
     branch = text(run, "head_branch")
     outcome = "failed" if failed else "succeeded"
     target = f"{full_name}@{branch or short_sha(sha) or '?'}"
-    summary = f"{workflow} #{text(run, 'run_number')} {outcome} for {target}"
+    run_number = text(run, "run_number")
+    summary = f"{workflow}{f' #{run_number}' if run_number else ''} {outcome} for {target}"
     pr_number = text(run, "pull_requests", 0, "number")
     repo_url = text(payload, "repository", "html_url")
     return ChangeDraft(
@@ -317,7 +318,7 @@ def map_pull_request(payload: dict[str, Any]) -> Outcome:
     base = text(pull, "base", "ref")
     title = text(pull, "title") or ""
     return ChangeDraft(
-        summary=clip(f"Merge #{number} into {full_name}@{base}: {title}"),
+        summary=clip(f"Merge #{number} into {full_name}{f'@{base}' if base else ''}: {title}"),
         change_type=ChangeType.CODE,
         description=text(pull, "body"),
         source=SOURCE,

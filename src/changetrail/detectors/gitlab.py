@@ -130,7 +130,10 @@ def map_merge_request(payload: dict[str, Any], headers: Headers) -> Outcome:
     target = text(request, "target_branch")
     title = text(request, "title") or ""
     return ChangeDraft(
-        summary=clip(f"Merge !{iid} into {path}@{target}: {title}"),
+        summary=clip(
+            f"Merge {f'!{iid}' if iid else 'a merge request'} into "
+            f"{path}{f'@{target}' if target else ''}: {title}"
+        ),
         change_type=ChangeType.CODE,
         description=text(request, "description"),
         source=SOURCE,
@@ -181,7 +184,8 @@ def map_pipeline(payload: dict[str, Any], headers: Headers) -> Outcome:
     failed = status in _FINISHED_BAD
     outcome = "failed" if failed else "succeeded"
     target = f"{path}@{ref or short_sha(sha) or '?'}"
-    summary = f"Pipeline {pipeline_id} deployed {target} to {', '.join(environments)}: {outcome}"
+    pipeline_label = f"Pipeline {pipeline_id}" if pipeline_id else "A pipeline"
+    summary = f"{pipeline_label} deployed {target} to {', '.join(environments)}: {outcome}"
     merge_request = obj(payload, "merge_request")
     return ChangeDraft(
         summary=clip(summary),
@@ -220,7 +224,7 @@ def map_deployment(payload: dict[str, Any], headers: Headers) -> Outcome:
     commit_url = text(payload, "commit_url")
     sha = last_segment(commit_url) or text(payload, "short_sha")
     title = text(payload, "commit_title")
-    summary = f"Deploy {path}@{short_sha(sha) or '?'} to {environment}: " + (
+    summary = f"Deploy {path}@{short_sha(sha) or '?'} to {environment or 'an environment'}: " + (
         "failed" if failed else "succeeded"
     )
     summary += f" ({title})" if title else ""
