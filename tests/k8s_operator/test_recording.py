@@ -260,3 +260,24 @@ def test_hpa_flap_that_returns_to_the_start_records_nothing(
     observer.tick()
 
     assert drafts(observer) == []
+
+
+def test_namespace_annotations_name_the_service_and_environment(
+    observer: Observer, inventory: StaticInventory
+) -> None:
+    from changetrail.k8s_operator.inventory import NamespaceInfo
+
+    inventory.namespaces["payments"] = NamespaceInfo(
+        annotations={
+            "changetrail.io/service": "payments-platform",
+            "changetrail.io/environment": "staging",
+        }
+    )
+    observer.observe("Deployment", "ADDED", deployment(), inventory)
+    annotated = deployment("worker", annotations={"changetrail.io/service": "billing"})
+    observer.observe("Deployment", "ADDED", annotated, inventory)
+
+    assert [(d.service_name, d.environment) for d in drafts(observer)] == [
+        ("payments-platform", "staging"),
+        ("billing", "staging"),
+    ]

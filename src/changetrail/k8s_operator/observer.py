@@ -118,7 +118,7 @@ class Observer:
         self.settings = settings
         self.outbox = outbox
         self.clock = clock
-        self.defaults = Policy(environment=settings.environment)
+        self.defaults = Policy()  # the settings supply environment and namespaces
         self.records: dict[Key, Record] = {}
         self.baseline_since: datetime | None = None
         self._pending: dict[str, _Pending] = {}

@@ -164,10 +164,14 @@ class Outbox:
         logger.error("The API rejected %s, skipping: %s", what, error)
 
     async def _post(self, draft: ChangeDraft) -> None:
+        service_id = None
+        if draft.service_name:
+            try:
+                service_id = await self._client.service_id(draft.service_name)
+            except RejectedError as error:
+                # A name the API refuses as a service still deserves its change recorded.
+                self._rejected(f"the service {draft.service_name!r}", error)
         try:
-            service_id = (
-                await self._client.service_id(draft.service_name) if (draft.service_name) else None
-            )
             await self._client.post_change(draft, service_id)
         except RejectedError as error:
             # The same body would be rejected forever; keeping it would block every later one.

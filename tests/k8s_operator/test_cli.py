@@ -1,0 +1,41 @@
+"""The ``operator`` command and the operator's own signals (metrics, probes)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from prometheus_client import REGISTRY
+from typer.testing import CliRunner
+
+from changetrail.k8s_operator.cli import operator
+from changetrail.k8s_operator.runtime import WATCHING_LOGGER, count_watch_restarts
+
+
+def test_operator_is_a_typer_command_with_namespace_and_verbose_options() -> None:
+    app = typer.Typer()
+    app.command()(operator)
+    app.command("version")(lambda: None)  # two commands, so "operator" is a subcommand
+
+    result = CliRunner().invoke(app, ["operator", "--help"])
+
+    assert result.exit_code == 0
+    assert "--namespace" in result.output
+    assert "--verbose" in result.output
+
+
+def test_watch_stream_restarts_reported_by_kopf_are_counted() -> None:
+    def restarts(reason: str) -> float:
+        sample = REGISTRY.get_sample_value(
+            "changetrail_operator_watch_restarts_total", {"reason": reason}
+        )
+        return sample or 0.0
+
+    count_watch_restarts(verbose=False)
+    before = restarts("gone"), restarts("inactive")
+    watching = logging.getLogger(WATCHING_LOGGER)
+    watching.debug("Restarting the watch-stream for deployments.v1.apps cluster-wide.")
+    watching.debug("Watch-stream for configmaps.v1 cluster-wide is inactive, reconnecting.")
+    watching.debug("Starting the watch-stream for deployments.v1.apps cluster-wide.")
+
+    assert (restarts("gone"), restarts("inactive")) == (before[0] + 1, before[1] + 1)
