@@ -298,3 +298,46 @@ def _status(world: World, plural: str, namespace: str | None, name: str) -> Json
         f"changetrail.io/v1alpha1/{plural}", namespace, name
     ].get("status")
     return status if status and status.get("conditions") else None
+
+
+async def test_creation_and_deletion_while_watching_are_recorded(world: World) -> None:
+    await world.cluster.create("configmaps", configmap("existing"))
+    async with running_operator(world.emulator, world.api.http) as runtime:
+        await synced(runtime, 1)
+        await world.cluster.create("deployments", deployment("worker", image="worker:2.0"))
+        await world.cluster.delete("configmaps", "payments", "existing")
+        summaries = await _summaries(world.api, 2)
+    assert sorted(summaries) == [
+        "Create Deployment payments/worker (worker:2.0)",
+        "Delete ConfigMap payments/existing (2 keys)",
+    ]
+
+
+async def test_policy_counts_in_status_follow_recorded_changes(world: World) -> None:
+    await world.cluster.create(
+        "clusterchangepolicies",
+        {
+            "apiVersion": "changetrail.io/v1alpha1",
+            "kind": "ClusterChangePolicy",
+            "metadata": {"name": "team-pay", "generation": 1},
+            "spec": {"namespaceSelector": {"matchLabels": {"team": "pay"}}},
+        },
+    )
+    await world.cluster.create("configmaps", configmap(data={"A": "1"}))
+    async with running_operator(world.emulator, world.api.http) as runtime:
+        await synced(runtime, 1)
+        await world.cluster.patch("configmaps", "payments", "api-config", {"data": {"A": "2"}})
+        await _summaries(world.api, 1)
+        status = await eventually(
+            lambda: _counted(world, "clusterchangepolicies", None, "team-pay", 1)
+        )
+    assert status["objectsMatched"] == 1
+    [change] = await recorded(world.api.http)
+    assert change["details"]["policy"] == "ClusterChangePolicy/team-pay"
+
+
+def _counted(
+    world: World, plural: str, namespace: str | None, name: str, changes: int
+) -> JsonDict | None:
+    status = _status(world, plural, namespace, name)
+    return status if status and status.get("changesRecorded") == changes else None
