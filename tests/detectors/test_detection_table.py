@@ -105,6 +105,12 @@ EXPECTED: dict[str, tuple[str, str, list[tuple[str, str]], int]] = {
         [("deployment", "Cloud Run ReplaceService checkout-api")],
         0,
     ),
+    "gcp/eventarc-binary-gke-createnodepool": (
+        "gcp_audit_logs",
+        "google.container.v1.ClusterManager.CreateNodePool",
+        [("infrastructure", "GKE CreateNodePool gpu-pool")],
+        0,
+    ),
     "gcp/logentry-compute-insert-first": ("gcp_audit_logs", "v1.compute.instances.insert", [], 1),
     "gcp/logentry-data-access": ("gcp_audit_logs", "storage.objects.get", [], 1),
     "gcp/logentry-functions-updatefunction": (
