@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]  # schemathesis brings it; no stubs
 import pytest
 import yaml
 
@@ -118,7 +119,6 @@ def test_crd_schemas_are_structural_with_status_and_columns(file: str) -> None:
 
 
 def test_a_full_cluster_policy_validates_against_the_crd_and_parses() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     spec = {
         "kinds": ["Deployment", "ConfigMap"],
         "namespaceSelector": {"matchLabels": {"team": "payments"}},
@@ -136,3 +136,20 @@ def test_a_full_cluster_policy_validates_against_the_crd_and_parses() -> None:
     policy = parse_policy("payments", None, spec)
     assert policy.ignores_name("api-canary")
     assert policy.shown_value_keys() == ("LOG_LEVEL",)
+
+
+def _documented_policies() -> list[dict[str, Any]]:
+    text = (Path(__file__).parents[2] / "docs" / "crds.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in text.split("```yaml\n")[1:]]
+    return [yaml.safe_load(block) for block in blocks]
+
+
+def test_documented_examples_are_valid_policies() -> None:
+    examples = _documented_policies()
+    assert len(examples) == 3
+    for example in examples:
+        kind = example["kind"]
+        plural = "changepolicies" if kind == "ChangePolicy" else "clusterchangepolicies"
+        jsonschema.validate(example, _schema(f"{plural}.changetrail.io.yaml"))
+        meta = example["metadata"]
+        parse_policy(meta["name"], meta.get("namespace"), example["spec"])
