@@ -51,13 +51,7 @@ EXPECTED: dict[str, tuple[str, str, list[tuple[str, str]], int]] = {
     "aws/eventbridge-ecs-deployment-rollback": (
         "aws_cloudtrail",
         "aws.ecs:ECS Deployment State Change",
-        [
-            (
-                "rollback",
-                "ECS rolls back prod/payments-api: ECS deployment circuit breaker: rolling back "
-                "to deploymentId ecs-svc/0922345612290033845.",
-            )
-        ],
+        [("rollback", "ECS circuit breaker rolls back prod/payments-api")],
         0,
     ),
     "aws/sns-notification-eventbridge": (

@@ -209,7 +209,8 @@ def map_ecs_deployment(envelope: dict[str, Any], detail: dict[str, Any]) -> Outc
         # The circuit breaker's decision to roll back is itself the change worth recording.
         return _draft(
             envelope,
-            summary=f"ECS rolls back {cluster_service}: {reason}",
+            summary=f"ECS {who_rolls_back(reason)} rolls back {cluster_service}",
+            description=reason,
             change_type=ChangeType.ROLLBACK,
             service_name=service,
             risk_level=RiskLevel.HIGH,
@@ -232,6 +233,10 @@ def map_ecs_deployment(envelope: dict[str, Any], detail: dict[str, Any]) -> Outc
         occurred_at=timestamp(detail, "updatedAt") or timestamp(envelope, "time"),
         details={"deployment_id": deployment, "event": name},
     )
+
+
+def who_rolls_back(reason: str) -> str:
+    return "circuit breaker" if "circuit breaker" in reason.lower() else "deployment"
 
 
 def map_codedeploy(envelope: dict[str, Any], detail: dict[str, Any]) -> Outcome:
