@@ -215,6 +215,26 @@ class TestResolving:
         assert refired["data"]["incident"]["id"] != first["data"]["incident"]["id"]
         assert [i["status"] for i in await all_incidents(client)] == ["open", "resolved"]
 
+    async def test_late_redeliveries_of_an_earlier_episode_leave_the_current_one_alone(
+        self, receiver: Receiver
+    ) -> None:
+        first_firing = notification()
+        first_resolved = notification(alert(status="resolved", ends_at=LATER), status="resolved")
+        await receiver.send(first_firing, expect=201)
+        await receiver.send(first_resolved, expect=200)
+        current = await receiver.send(
+            notification(alert(starts_at="2026-03-30T18:00:00Z")), expect=201
+        )
+        for late in (first_firing, first_resolved):
+            body = await receiver.send(late, expect=200)
+            assert body["data"]["action"] == "unchanged"
+            assert body["data"]["incident"]["id"] != current["data"]["incident"]["id"]
+        again = await receiver.send(
+            notification(alert(starts_at="2026-03-30T18:00:00Z")), expect=200
+        )
+        assert again["data"]["incident"]["status"] == "open"
+        assert again["data"]["incident"]["started_at"] == "2026-03-30T18:00:00.000Z"
+
     async def test_a_resolved_group_never_seen_firing_is_recorded_resolved(
         self, receiver: Receiver
     ) -> None:

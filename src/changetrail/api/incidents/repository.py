@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, case, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail.api.changes.models import Change, ChangeTag
@@ -85,23 +85,22 @@ async def find_by_external_id(
 async def find_for_group(
     session: AsyncSession, org_id: str, source: str, open_group: str, external_id: str
 ) -> Incident | None:
-    """The group's open incident if there is one, else the incident of this very episode."""
-    rows = (
-        (
-            await session.execute(
-                select(Incident)
-                .where(
-                    Incident.org_id == org_id,
-                    Incident.source == source,
-                    or_(Incident.open_group == open_group, Incident.external_id == external_id),
-                )
-                .order_by(Incident.open_group.is_(None))
-            )
+    """The incident of this very episode if known, else the group's open incident.
+
+    The episode comes first: a late redelivery of an earlier episode must land on that
+    episode's incident, not on the one the group has opened since.
+    """
+    statement = (
+        select(Incident)
+        .where(
+            Incident.org_id == org_id,
+            Incident.source == source,
+            or_(Incident.open_group == open_group, Incident.external_id == external_id),
         )
-        .scalars()
-        .all()
+        .order_by(case((Incident.external_id == external_id, 0), else_=1))
+        .limit(1)
     )
-    return rows[0] if rows else None
+    return (await session.execute(statement)).scalars().first()
 
 
 async def services_of(
