@@ -50,6 +50,32 @@ def test_unusable_own_format_is_skipped_with_the_reason(
     assert detection.skipped[0].reason.startswith(reason)
 
 
+def test_an_array_of_own_format_changes_records_each_and_explains_the_unusable() -> None:
+    detection = raw(
+        [
+            {"summary": "Migrate orders schema", "change_type": "database_migration"},
+            {"summary": "Bump pool size", "change_type": "config_change"},
+            {"summary": "Bad one", "risk_level": "extreme"},
+        ]
+    ).detect()
+
+    assert detection.source == "webhook"
+    assert detection.event == "changes"
+    assert [c.change_type for c in detection.changes] == [
+        ChangeType.DATABASE_MIGRATION,
+        ChangeType.CONFIG_CHANGE,
+    ]
+    assert detection.skipped[0].reason.startswith("change [2]: risk_level 'extreme'")
+
+
+def test_an_array_sharing_one_source_is_detected_as_that_source() -> None:
+    detection = raw(
+        [{"summary": "a", "source": "argo"}, {"summary": "b", "source": "argo"}]
+    ).detect()
+
+    assert detection.source == "argo"
+
+
 def test_unknown_payload_gets_a_readable_summary_and_best_effort_fields() -> None:
     (change,) = delivery("generic/statuspage-style").detect().changes
 

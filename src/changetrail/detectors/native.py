@@ -1,9 +1,10 @@
 """Payloads already in changetrail's own change format (the Changes API request body).
 
 Recognised when the body is an object with a string ``summary`` and no key outside the
-change fields, so a CI job can post the same JSON to the webhook URL that it would post to
-``/api/v1/changes``. Types are checked loosely (``pr_number`` may be a number); a payload that
-cannot become a change is skipped with the reason instead of guessed at.
+change fields (or a non-empty array of such objects), so a CI job can post the same JSON to
+the webhook URL that it would post to ``/api/v1/changes``. Types are checked loosely
+(``pr_number`` may be a number); a payload that cannot become a change is skipped with the
+reason instead of guessed at.
 """
 
 from __future__ import annotations
@@ -54,22 +55,43 @@ class Native:
         return False
 
     def claims_payload(self, payload: object) -> bool:
-        return (
-            isinstance(payload, dict)
-            and isinstance(payload.get("summary"), str)
-            and payload.keys() <= CHANGE_FIELDS
-        )
+        if isinstance(payload, list):
+            return bool(payload) and all(is_own_format(item) for item in payload)
+        return is_own_format(payload)
 
     def verify(self, headers: Headers, body: bytes, secret: str) -> bool:
         return verify_shared_token(headers, secret)
 
     def parse(self, headers: Headers, payload: object) -> Detection:
-        source = payload.get("source") if isinstance(payload, dict) else None
-        detection_source = source if isinstance(source, str) and source.strip() else DEFAULT_SOURCE
-        outcome = to_draft(payload if isinstance(payload, dict) else {})
-        if isinstance(outcome, Skip):
-            return Detection(detection_source, "change", [], [outcome])
-        return Detection(detection_source, "change", [outcome], [])
+        batch = payload if isinstance(payload, list) else [payload]
+        changes: list[ChangeDraft] = []
+        skipped: list[Skip] = []
+        for position, item in enumerate(batch):
+            outcome = to_draft(item if isinstance(item, dict) else {})
+            if isinstance(outcome, Skip):
+                where = f"change [{position}]: " if isinstance(payload, list) else ""
+                skipped.append(Skip(where + outcome.reason))
+            else:
+                changes.append(outcome)
+        sources = {_declared_source(item) for item in batch}
+        source = sources.pop() if len(sources) == 1 else DEFAULT_SOURCE
+        return Detection(
+            source, "changes" if isinstance(payload, list) else "change", changes, skipped
+        )
+
+
+def is_own_format(value: object) -> bool:
+    """An object with a string summary and nothing but change fields."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("summary"), str)
+        and value.keys() <= CHANGE_FIELDS
+    )
+
+
+def _declared_source(item: object) -> str:
+    source = item.get("source") if isinstance(item, dict) else None
+    return source if isinstance(source, str) and source.strip() else DEFAULT_SOURCE
 
 
 def to_draft(payload: dict[str, Any]) -> ChangeDraft | Skip:
