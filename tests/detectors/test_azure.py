@@ -133,3 +133,22 @@ def test_activity_log_export_records_yield_one_change_per_successful_write() -> 
     assert [c.summary for c in detection.changes] == ["Create or update MICROSOFT.WEB/SITES SHOP"]
     assert detection.changes[0].changed_by == "Mia Chen"
     assert len(detection.skipped) == 1
+
+
+def test_event_grid_in_the_cloudevents_schema_maps_like_the_event_grid_schema() -> None:
+    grid_event = delivery("azure/eventgrid-resource-events").payload()[1]
+    cloud_event = {
+        "specversion": "1.0",
+        "type": grid_event["eventType"],
+        "source": grid_event["topic"],
+        "subject": grid_event["subject"],
+        "id": grid_event["id"],
+        "time": grid_event["eventTime"],
+        "data": grid_event["data"],
+    }
+
+    detection = raw(cloud_event, aeg_event_type="Notification").detect()
+
+    assert detection.source == "azure_monitor"
+    assert [c.summary for c in detection.changes] == ["Delete Microsoft.Cache/redis session-cache"]
+    assert detection.changes[0].external_id == grid_event["id"]
