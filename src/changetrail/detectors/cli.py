@@ -47,20 +47,26 @@ def inspect(
     ],
     header: Annotated[
         list[str] | None,
-        typer.Option("--header", "-H", help="A request header as 'Name: value'; repeatable."),
+        typer.Option(
+            "--header",
+            "-H",
+            metavar="'NAME: VALUE'",
+            help="A request header, as curl takes it; repeatable.",
+        ),
     ] = None,
     secret: Annotated[
         str | None,
         typer.Option(
-            help="Check the signature or token against this secret, as the endpoint would."
+            metavar="SECRET",
+            help="Check the signature or token against this secret, as the endpoint would.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Show the source detected in FILE and the changes it would record, without storing them.
 
-    Headers saved beside the file as FILE.headers.json (with FILE's .json suffix replaced, or
-    appended) are read first; --header values override them.
+    Headers saved beside the file (push.headers.json for push.json, as a JSON object) are
+    read first; --header values override them.
     """
     headers = _headers_beside(file)
     for raw in header or []:
