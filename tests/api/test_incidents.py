@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -57,6 +58,17 @@ class TestRecording:
         again = await client.post("/api/v1/incidents", json=incidents.body(external_id="PD-7"))
         assert again.status_code == 200
         assert again.json()["data"]["id"] == first["id"]
+
+    async def test_parallel_posts_of_one_external_id_store_one(
+        self, client: httpx.AsyncClient, incidents: IncidentApi
+    ) -> None:
+        body = incidents.body(external_id="PD-9")
+        responses = await asyncio.gather(
+            *(client.post("/api/v1/incidents", json=body) for _ in range(10))
+        )
+        assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+        listed = (await client.get("/api/v1/incidents")).json()
+        assert listed["meta"]["total"] == 1
 
     async def test_an_already_resolved_incident_is_resolved(self, incidents: IncidentApi) -> None:
         data = await incidents.create(resolved_at="2026-03-30T16:00:00Z")

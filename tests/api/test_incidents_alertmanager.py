@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -167,6 +168,16 @@ class TestRepeats:
         await receiver.send(notification(), expect=201)
         await other.send(notification(), expect=201)
         assert len(await all_incidents(client)) == 2
+
+    async def test_parallel_deliveries_of_one_notification_open_one_incident(
+        self, receiver: Receiver, client: httpx.AsyncClient
+    ) -> None:
+        responses = await asyncio.gather(
+            *(client.post(receiver.path, json=notification()) for _ in range(10))
+        )
+        assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+        assert len({r.json()["data"]["incident"]["id"] for r in responses}) == 1
+        assert len(await all_incidents(client)) == 1
 
 
 class TestResolving:

@@ -346,6 +346,7 @@ def _check_secret(request: Request, endpoint: WebhookEndpoint) -> None:
 @router.post(
     "/api/webhooks/incoming/alertmanager/{token}",
     status_code=201,
+    response_model=AlertReceiptEnvelope,
     responses={
         201: {"description": "An incident was opened (or recorded already resolved)"},
         200: {"description": "An open incident was updated or resolved, or nothing changed"},
