@@ -341,3 +341,61 @@ def _counted(
 ) -> JsonDict | None:
     status = _status(world, plural, namespace, name)
     return status if status and status.get("changesRecorded") == changes else None
+
+
+async def test_rollback_restart_and_manual_scaling_are_told_apart(world: World) -> None:
+    revision = "deployment.kubernetes.io/revision"
+    body = deployment(replicas=3, revision="7")
+    await world.cluster.create("deployments", body)
+    async with running_operator(world.emulator, world.api.http) as runtime:
+        await synced(runtime, 1)
+        await _deploy(world.cluster, body, "registry.example.com/api:1.5.0", 2)
+        # The deployment controller numbers the new ReplicaSet's revision after the rollout.
+        await world.cluster.patch(
+            "deployments", "payments", "api", {"metadata": {"annotations": {revision: "8"}}}
+        )
+        await _summaries(world.api, 1)
+        await _deploy(world.cluster, body, "registry.example.com/api:1.4.2", 3)  # rollout undo
+        await _summaries(world.api, 2)
+        restarted = _container(body, image="registry.example.com/api:1.4.2")
+        await world.cluster.patch(
+            "deployments",
+            "payments",
+            "api",
+            {
+                "metadata": {"generation": 4},
+                "spec": {
+                    "template": {
+                        "metadata": {
+                            "annotations": {
+                                "kubectl.kubernetes.io/restartedAt": "2026-02-01T12:00:00Z"
+                            }
+                        },
+                        "spec": {"containers": [restarted]},
+                    }
+                },
+            },
+        )
+        await _summaries(world.api, 3)
+        await world.cluster.patch(
+            "deployments",
+            "payments",
+            "api",
+            {"metadata": {"generation": 5}, "spec": {"replicas": 5}},
+        )
+        summaries = await _summaries(world.api, 4)
+
+    assert summaries == [
+        "Deploy payments/api: api:1.4.2 → 1.5.0",
+        "Roll back payments/api to revision 7 (api:1.4.2)",
+        "Restart payments/api",
+        "Scale payments/api 3 → 5",
+    ]
+    changes = await recorded(world.api.http)
+    assert [c["change_type"] for c in changes] == [
+        "deployment",
+        "rollback",
+        "deployment",
+        "scaling",
+    ]
+    assert "restart" in changes[2]["tags"]
