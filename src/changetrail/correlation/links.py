@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from changetrail.correlation.model import CandidateChange, KubernetesRef, ServiceProfile
@@ -68,18 +69,24 @@ def _workload_name(reference: str) -> str:
     return reference.rsplit("/", 1)[-1].lower()
 
 
+@lru_cache(maxsize=1024)
+def _known_workloads(service: ServiceProfile) -> frozenset[str]:
+    # Ranking asks this for every candidate; profiles are immutable, so compute it once per
+    # profile (bounded: the API builds new profiles for every request).
+    return frozenset(n.lower() for n in service.workloads | service.names)
+
+
 def _names_workload(service: ServiceProfile, name: str, namespace: str | None) -> bool:
     if service.namespaces and namespace is not None and namespace not in service.namespaces:
         return False
-    known = {n.lower() for n in service.workloads | service.names}
-    return name.lower() in known
+    return name.lower() in _known_workloads(service)
 
 
 def link(change: CandidateChange, services: tuple[ServiceProfile, ...]) -> Link:
     """The strongest relation between the change and any of the incident's services."""
     if not services:
         return Link(Relation.NO_INCIDENT_SERVICE)
-    if change.service_id is not None and change.service_id in {s.id for s in services}:
+    if change.service_id is not None and any(change.service_id == s.id for s in services):
         return Link(Relation.SAME_SERVICE)
     ref = change.kubernetes
     if ref is not None:
