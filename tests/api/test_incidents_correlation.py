@@ -127,8 +127,15 @@ async def test_a_config_map_change_of_a_workload_of_the_service_is_linked(
         "payments", kubernetes={"namespaces": ["payments"], "workloads": ["api"]}
     )
     details: dict[str, Any] = {
-        "kubernetes": {"cluster": "prod", "kind": "ConfigMap", "namespace": "payments"},
-        "consumers": ["payments/api"],
+        "kubernetes": {
+            "cluster": "prod",
+            "kind": "ConfigMap",
+            "namespace": "payments",
+            "name": "api-config",
+            "uid": "9f0c",
+        },
+        "diff": [{"key": "TIMEOUT", "change": "changed"}],
+        "consumers": ["Deployment/api"],
     }
     config = await api.change(
         "Config payments/api-config: 1 key changed (TIMEOUT)",
