@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from changetrail.k8s_operator.inventory import StaticInventory
 from changetrail.k8s_operator.observer import Observer, Record
+from changetrail.k8s_operator.policies import parse_policy
 from tests.k8s_operator.conftest import ObserverFactory, drafts, summaries
 from tests.k8s_operator.factories import configmap, deployment, evolve, hpa, with_image
 
@@ -110,3 +111,21 @@ def test_full_queue_loses_nothing_once_it_drains(
     stored = observer.outbox.queued()[0].store
     assert stored is not None
     assert stored.state["data"].keys() == {"A", "B"}
+
+
+def test_a_new_ignore_rule_is_a_new_baseline_not_a_change(
+    observer: Observer, inventory: StaticInventory
+) -> None:
+    body = configmap(data={"A": "1", "run.lock": "x"})
+    observer.observe("ConfigMap", None, body, inventory)
+    inventory.policy_list.append(
+        parse_policy("locks", "payments", {"ignore": {"configMapKeys": ["*.lock"]}})
+    )
+    observer.observe(
+        "ConfigMap", "MODIFIED", evolve(body, data={"A": "1", "run.lock": "y"}), inventory
+    )
+    observer.observe(
+        "ConfigMap", "MODIFIED", evolve(body, data={"A": "2", "run.lock": "z"}), inventory
+    )
+
+    assert summaries(observer) == ["Config payments/api-config: 1 key changed (A)"]

@@ -224,6 +224,7 @@ class Observer:
             return self._forget(key, record, ctx)
 
         new_state = self._snapshot(kind, body, policy)
+        new_state["rules"] = policy.state_rules()
         if kind == HPA:
             new_state = self._coalesce(uid, body, record, new_state, ctx)
         new_fingerprint = state_fingerprint(new_state)
@@ -246,6 +247,11 @@ class Observer:
             self._ignored("unchanged" if event_type == "MODIFIED" else "relisted")
             self._settle_due()  # an HPA decision held back may be due already
             return
+        elif record.state.get("rules") != new_state["rules"]:
+            # A policy now ignores other fields or shows other values: the stored state was
+            # taken under other rules, and diffing across them would report phantom changes.
+            drafts = []
+            self._ignored("policy-changed")
         else:
             drafts = self._changes(kind, record.state, new_state, ctx, inventory)
             if not drafts:

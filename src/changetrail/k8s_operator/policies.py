@@ -12,6 +12,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from changetrail.domain import ChangeType, RiskLevel
+from changetrail.k8s_operator.hashing import content_hash
 
 GROUP = "changetrail.io"
 VERSION = "v1alpha1"
@@ -103,6 +104,18 @@ class Policy:
 
     def shown_value_keys(self) -> tuple[str, ...]:
         return self.visible_keys if self.show_values else ()
+
+    def state_rules(self) -> str | None:
+        """A short hash of the rules that shape a compact state (None for the defaults)."""
+        rules = (
+            self.ignore_configmap_keys,
+            self.ignore_paths,
+            self.shown_value_keys(),
+            self.max_value_bytes if self.show_values else None,
+        )
+        if not any(rules[:3]):
+            return None
+        return content_hash([list(rule) if isinstance(rule, tuple) else rule for rule in rules], 8)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
