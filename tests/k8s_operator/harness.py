@@ -153,7 +153,11 @@ def operator_settings(**overrides: Any) -> OperatorSettings:
 
 @contextlib.asynccontextmanager
 async def running_operator(
-    emulator: Any, http: httpx.AsyncClient, settings: OperatorSettings | None = None
+    emulator: Any,
+    http: httpx.AsyncClient,
+    settings: OperatorSettings | None = None,
+    *,
+    wait_loaded: bool = True,
 ) -> AsyncIterator[Runtime]:
     runtime = Runtime(
         settings=settings or operator_settings(), http=http, kube_server=str(emulator.url)
@@ -171,7 +175,8 @@ async def running_operator(
         )
     )
     await ready.wait()
-    await runtime.loaded.wait()
+    if wait_loaded:
+        await runtime.loaded.wait()
     try:
         yield runtime
     finally:

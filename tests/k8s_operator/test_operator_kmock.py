@@ -18,6 +18,7 @@ from tests.k8s_operator.harness import (
     Cluster,
     declare_resources,
     eventually,
+    operator_settings,
     recorded,
     running_api,
     running_operator,
@@ -399,3 +400,47 @@ async def test_rollback_restart_and_manual_scaling_are_told_apart(world: World) 
         "scaling",
     ]
     assert "restart" in changes[2]["tags"]
+
+
+async def test_a_full_queue_during_an_outage_loses_nothing(world: World) -> None:
+    await world.cluster.create("configmaps", configmap("first", data={"A": "1"}))
+    await world.cluster.create("configmaps", configmap("second", data={"B": "1"}))
+    settings = operator_settings(queue_max=1)
+    async with running_operator(world.emulator, world.api.http, settings) as runtime:
+        await synced(runtime, 2)
+        world.api.transport.down = True
+        await world.cluster.patch("configmaps", "payments", "first", {"data": {"A": "2"}})
+        await eventually(lambda: len(runtime.outbox) == 1)
+        await world.cluster.patch("configmaps", "payments", "first", {"data": {"A": "3"}})
+        await world.cluster.patch("configmaps", "payments", "second", {"data": {"B": "2"}})
+        await eventually(
+            lambda: _metric("changetrail_operator_events_ignored_total", reason="queue-full") >= 2
+        )
+        world.api.transport.down = False
+
+        summaries = await _summaries(world.api, 3)
+        await runtime.outbox.wait_until(lambda: len(runtime.outbox) == 0)
+    assert sorted(summaries) == [
+        "Config payments/first: 1 key changed (A)",
+        "Config payments/first: 1 key changed (A)",
+        "Config payments/second: 1 key changed (B)",
+    ]
+    assert len(await recorded(world.api.http)) == 3
+
+
+async def test_events_wait_while_the_api_is_down_at_start(world: World) -> None:
+    await world.cluster.create("configmaps", configmap(data={"A": "1"}))
+    world.api.transport.down = True
+    runtime_settings = operator_settings()
+    async with running_operator(
+        world.emulator, world.api.http, runtime_settings, wait_loaded=False
+    ) as runtime:
+        await eventually(lambda: world.api.transport.refused >= 2)
+        assert not runtime.loaded.is_set()
+        await world.cluster.patch("configmaps", "payments", "api-config", {"data": {"A": "2"}})
+        world.api.transport.down = False
+        await runtime.loaded.wait()
+        # First start: what existed before is the baseline, whatever it became meanwhile.
+        await synced(runtime, 1)
+        await world.cluster.patch("configmaps", "payments", "api-config", {"data": {"A": "3"}})
+        assert await _summaries(world.api, 1) == ["Config payments/api-config: 1 key changed (A)"]

@@ -443,7 +443,9 @@ class Observer:
             return  # an earlier change is still unrecorded: recovery diffs from before it
         delivery = Delivery(changes=drafts, store=self._stored(key, self.records[key]))
         if not self.outbox.offer(delivery):
-            self._overflow(key, previous)
+            # With nothing to record in this step, the new state is as good as recorded: the
+            # recovery then diffs only what comes after it (a baseline stays a baseline).
+            self._overflow(key, previous if drafts else self.records[key])
 
     def _forget(self, key: Key, record: Record, ctx: ObjectContext) -> None:
         kind, uid = key
