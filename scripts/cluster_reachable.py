@@ -31,9 +31,9 @@ def server_url() -> str | None:
         )
         if context is None:
             continue
+        clusters = config.get("clusters", [])
         cluster = next(
-            (c["cluster"] for c in config.get("clusters", []) if c.get("name") == context["cluster"]),
-            None,
+            (c["cluster"] for c in clusters if c.get("name") == context["cluster"]), None
         )
         if cluster and cluster.get("server"):
             return str(cluster["server"])

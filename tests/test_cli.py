@@ -27,13 +27,17 @@ def test_keys_create_prints_only_a_working_key(database: str) -> None:
     )
     assert result.exit_code == 0, result.output
     key = result.stdout.strip()
-    assert key.startswith("ak_live_") and "\n" not in key
+    assert key.startswith("ak_live_")
+    assert "\n" not in key
 
     async def post() -> int:
         api = create_app(ApiSettings(database_url=database))
-        async with api.router.lifespan_context(api), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=api), base_url="http://t"
-        ) as client:
+        async with (
+            api.router.lifespan_context(api),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=api), base_url="http://t"
+            ) as client,
+        ):
             response = await client.post(
                 "/api/v1/changes", json={"summary": "x"}, headers={"Authorization": f"Bearer {key}"}
             )

@@ -123,7 +123,7 @@ class Api:
         data: dict[str, Any] = response.json()["data"]
         return data
 
-    async def change(self, summary: str = "Deploy v2.1.0", **fields: Any) -> dict[str, Any]:
+    async def change(self, summary: Any = "Deploy v2.1.0", **fields: Any) -> dict[str, Any]:
         response = await self.client.post("/api/v1/changes", json={"summary": summary, **fields})
         assert response.status_code == 201, response.text
         data: dict[str, Any] = response.json()["data"]

@@ -23,7 +23,9 @@ PROTECTED = [
 ]
 
 
-async def call(client: httpx.AsyncClient, method: str, path: str, key: str | None) -> httpx.Response:
+async def call(
+    client: httpx.AsyncClient, method: str, path: str, key: str | None
+) -> httpx.Response:
     headers = {} if key is None else bearer(key)
     return await client.request(method, path, json=body_for(method, path), headers=headers)
 
@@ -67,8 +69,17 @@ class TestScopes:
     async def test_missing_scope_is_403(
         self, client: httpx.AsyncClient, make_key: KeyFactory, method: str, path: str, scope: str
     ) -> None:
-        others = [s for s in ("changes:read", "changes:write", "services:read",
-                              "services:write", "incidents:read") if s != scope]
+        others = [
+            s
+            for s in (
+                "changes:read",
+                "changes:write",
+                "services:read",
+                "services:write",
+                "incidents:read",
+            )
+            if s != scope
+        ]
         response = await call(client, method, path, await make_key(*others))
         assert response.status_code == 403
         assert scope in response.json()["detail"]
@@ -116,7 +127,8 @@ class TestKeys:
         key = await make_key("changes:read")
         assert (await client.get("/api/v1/changes", headers=bearer(key))).status_code == 200
         key_id = next(
-            k["id"] for k in (await client.get("/api/v1/api-keys")).json()["data"]
+            k["id"]
+            for k in (await client.get("/api/v1/api-keys")).json()["data"]
             if k["name"] == "test"
         )
         assert (await client.delete(f"/api/v1/api-keys/{key_id}")).status_code == 204
@@ -134,8 +146,12 @@ class TestOrganisations:
         service = await api.service("payments")
         change = await api.change(service_id=service["id"])
         other = bearer(await make_key("admin", org="other"))
-        assert (await client.get(f"/api/v1/changes/{change['id']}", headers=other)).status_code == 404
-        assert (await client.get(f"/api/v1/services/{service['id']}", headers=other)).status_code == 404
+        assert (
+            await client.get(f"/api/v1/changes/{change['id']}", headers=other)
+        ).status_code == 404
+        assert (
+            await client.get(f"/api/v1/services/{service['id']}", headers=other)
+        ).status_code == 404
         assert (
             await client.get(f"/api/v1/services/{service['id']}/changes", headers=other)
         ).status_code == 404
@@ -145,7 +161,8 @@ class TestOrganisations:
             )
         ).status_code == 404
         listed = (await client.get("/api/v1/changes", headers=other)).json()
-        assert listed["data"] == [] and listed["meta"]["total"] == 0
+        assert listed["data"] == []
+        assert listed["meta"]["total"] == 0
 
     async def test_foreign_service_id_in_body_is_the_same_422_as_unknown(
         self, client: httpx.AsyncClient, api: Api, make_key: KeyFactory

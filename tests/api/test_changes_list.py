@@ -32,17 +32,43 @@ async def timeline(app: FastAPI, api: Api) -> dict[str, str]:
     """Five changes an hour apart, varied in every filterable field."""
     svc = await api.service("payments")
     specs: list[dict[str, Any]] = [
-        {"summary": "Deploy payments 1.0", "service_id": svc["id"], "source": "github_actions",
-         "tags": ["billing", "release"], "changed_by": "jane"},
-        {"summary": "Raise pool size", "change_type": "config_change", "source": "terraform",
-         "environment": "staging", "risk_level": "high", "tags": ["billing"]},
-        {"summary": "Roll back payments", "service_id": svc["id"], "change_type": "rollback",
-         "source": "kubernetes", "description": "undo the 100% traffic shift", "changed_by": "jane",
-         "external_id": "k8s-1"},
-        {"summary": "Scale web", "change_type": "scaling", "source": "kubernetes",
-         "environment": "staging", "tags": ["release"]},
-        {"summary": "Patch openssl", "change_type": "security_patch", "risk_level": "critical",
-         "tags": ["billing", "release", "security"]},
+        {
+            "summary": "Deploy payments 1.0",
+            "service_id": svc["id"],
+            "source": "github_actions",
+            "tags": ["billing", "release"],
+            "changed_by": "jane",
+        },
+        {
+            "summary": "Raise pool size",
+            "change_type": "config_change",
+            "source": "terraform",
+            "environment": "staging",
+            "risk_level": "high",
+            "tags": ["billing"],
+        },
+        {
+            "summary": "Roll back payments",
+            "service_id": svc["id"],
+            "change_type": "rollback",
+            "source": "kubernetes",
+            "description": "undo the 100% traffic shift",
+            "changed_by": "jane",
+            "external_id": "k8s-1",
+        },
+        {
+            "summary": "Scale web",
+            "change_type": "scaling",
+            "source": "kubernetes",
+            "environment": "staging",
+            "tags": ["release"],
+        },
+        {
+            "summary": "Patch openssl",
+            "change_type": "security_patch",
+            "risk_level": "critical",
+            "tags": ["billing", "release", "security"],
+        },
     ]
     names: dict[str, str] = {"service": svc["id"]}
     for hour, spec in enumerate(specs):
@@ -87,14 +113,15 @@ class TestFilters:
             ({"tag": ["billing", "release"]}, ["h4", "h0"]),
             ({"start_date": "2026-03-30T14:00:00Z"}, ["h4", "h3", "h2"]),
             ({"end_date": "2026-03-30T14:00:00Z"}, ["h1", "h0"]),
-            ({"start_date": "2026-03-30T13:00:00Z", "end_date": "2026-03-30T15:00:00Z"},
-             ["h2", "h1"]),
+            (
+                {"start_date": "2026-03-30T13:00:00Z", "end_date": "2026-03-30T15:00:00Z"},
+                ["h2", "h1"],
+            ),
             ({"start_date": "2026-03-30T15:00:00+02:00"}, ["h4", "h3", "h2", "h1"]),
             ({"start_date": "2026-03-30T14:00:00"}, ["h4", "h3", "h2"]),
             ({"end_date": "2026-03-30"}, []),
             ({"start_date": "2026-03-31"}, []),
-            ({"change_type": "scaling", "environment": "staging", "source": "kubernetes"},
-             ["h3"]),
+            ({"change_type": "scaling", "environment": "staging", "source": "kubernetes"}, ["h3"]),
             ({"tag": "billing", "risk_level": "high", "environment": "staging"}, ["h1"]),
         ],
     )
@@ -149,8 +176,16 @@ class TestPagination:
 
     @pytest.mark.parametrize(
         ("limit", "offset", "count", "has_more"),
-        [(3, 0, 3, True), (3, 3, 3, True), (3, 4, 3, False), (3, 6, 1, False), (7, 0, 7, False),
-         (6, 0, 6, True), (3, 7, 0, False), (100, 50, 0, False)],
+        [
+            (3, 0, 3, True),
+            (3, 3, 3, True),
+            (3, 4, 3, False),
+            (3, 6, 1, False),
+            (7, 0, 7, False),
+            (6, 0, 6, True),
+            (3, 7, 0, False),
+            (100, 50, 0, False),
+        ],
     )
     async def test_meta_at_the_edges(
         self, api: Api, seven: list[str], limit: int, offset: int, count: int, has_more: bool

@@ -12,7 +12,9 @@ class TestOperability:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         assert (await client.get("/readyz")).json() == {"status": "ok"}
 
-    async def test_metrics_count_recorded_changes(self, client: httpx.AsyncClient, api: Api) -> None:
+    async def test_metrics_count_recorded_changes(
+        self, client: httpx.AsyncClient, api: Api
+    ) -> None:
         await api.change(change_type="rollback", source="argo")
         text = (await client.get("/metrics")).text
         assert 'changetrail_changes_recorded_total{change_type="rollback",source="argo"}' in text
@@ -20,7 +22,11 @@ class TestOperability:
 
     async def test_openapi_documents_the_contract(self, client: httpx.AsyncClient) -> None:
         paths = (await client.get("/openapi.json")).json()["paths"]
-        for path in ("/api/v1/changes", "/api/v1/services/{service_id}/changes",
-                     "/api/v1/changes/{change_id}", "/api/webhooks/incoming/changes/{token}"):
+        for path in (
+            "/api/v1/changes",
+            "/api/v1/services/{service_id}/changes",
+            "/api/v1/changes/{change_id}",
+            "/api/webhooks/incoming/changes/{token}",
+        ):
             assert path in paths
         assert (await client.get("/docs")).status_code == 200

@@ -11,8 +11,14 @@ from tests.api.conftest import KeyFactory, bearer
 
 def item(uid: str, kind: str = "Deployment", **fields: Any) -> dict[str, Any]:
     return {
-        "cluster": "prod", "kind": kind, "uid": uid, "namespace": "shop", "name": f"obj-{uid}",
-        "fingerprint": f"fp-{uid}", "state": {"images": ["api:1"]}, **fields,
+        "cluster": "prod",
+        "kind": kind,
+        "uid": uid,
+        "namespace": "shop",
+        "name": f"obj-{uid}",
+        "fingerprint": f"fp-{uid}",
+        "state": {"images": ["api:1"]},
+        **fields,
     }
 
 
@@ -37,7 +43,8 @@ class TestOperatorState:
         assert len(seen) == 8
         assert len({(s["kind"], s["uid"]) for s in seen}) == 8
         u001 = next(s for s in seen if s["uid"] == "u001")
-        assert u001["fingerprint"] == "fp-new" and u001["state"] == {"images": ["api:2"]}
+        assert u001["fingerprint"] == "fp-new"
+        assert u001["state"] == {"images": ["api:2"]}
 
     async def test_filter_by_kind_and_cluster(self, client: httpx.AsyncClient) -> None:
         await client.put(
@@ -45,14 +52,20 @@ class TestOperatorState:
             json={"items": [item("a"), item("b", kind="ConfigMap"), item("c", cluster="dev")]},
         )
         page = (
-            await client.get("/api/v1/operator/objects", params={"cluster": "prod", "kind": "ConfigMap"})
+            await client.get(
+                "/api/v1/operator/objects", params={"cluster": "prod", "kind": "ConfigMap"}
+            )
         ).json()
         assert [s["uid"] for s in page["data"]] == ["b"]
 
     async def test_delete_forgets(self, client: httpx.AsyncClient) -> None:
         await client.put("/api/v1/operator/objects", json={"items": [item("a")]})
-        assert (await client.delete("/api/v1/operator/objects/prod/Deployment/a")).status_code == 204
-        assert (await client.delete("/api/v1/operator/objects/prod/Deployment/a")).status_code == 404
+        assert (
+            await client.delete("/api/v1/operator/objects/prod/Deployment/a")
+        ).status_code == 204
+        assert (
+            await client.delete("/api/v1/operator/objects/prod/Deployment/a")
+        ).status_code == 404
 
     async def test_needs_the_operator_scope_and_stays_in_its_org(
         self, client: httpx.AsyncClient, make_key: KeyFactory
@@ -68,8 +81,12 @@ class TestOperatorState:
         assert page["data"] == []
 
     async def test_invalid_batches_are_422(self, client: httpx.AsyncClient) -> None:
-        for body in ({"items": []}, {"items": [item("x", state="no")]},
-                     {"items": [item("x", state={"v": "x" * 70_000})]}):
+        bodies: list[dict[str, Any]] = [
+            {"items": []},
+            {"items": [item("x", state="no")]},
+            {"items": [item("x", state={"v": "x" * 70_000})]},
+        ]
+        for body in bodies:
             response = await client.put("/api/v1/operator/objects", json=body)
             assert response.status_code == 422
         bad_cursor = await client.get("/api/v1/operator/objects?cluster=p&after=nocursor")

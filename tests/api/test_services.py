@@ -47,7 +47,8 @@ class TestServices:
         assert (await client.delete(f"/api/v1/services/{service['id']}")).status_code == 204
         assert (await client.get(f"/api/v1/services/{service['id']}")).status_code == 404
         kept = (await client.get(f"/api/v1/changes/{change['id']}")).json()["data"]
-        assert kept["service_id"] is None and kept["service_name"] is None
+        assert kept["service_id"] is None
+        assert kept["service_name"] is None
         assert (await api.changes(service_id=service["id"]))["meta"]["total"] == 0
         assert (await api.changes())["meta"]["total"] == 1
 

@@ -44,10 +44,12 @@ class TestRecording:
         first = await send(client, endpoint["path"], push)
         assert first.status_code == 201, first.text
         data = first.json()["data"]
-        assert data["source"] == "github" and data["event"] == "push"
+        assert data["source"] == "github"
+        assert data["event"] == "push"
         assert len(data["changes"]) == 1
         change = data["changes"][0]
-        assert change["id"].startswith("chg_") and change["source"] == "github"
+        assert change["id"].startswith("chg_")
+        assert change["source"] == "github"
         again = await send(client, endpoint["path"], push)
         assert again.status_code == 200
         assert again.json()["data"]["changes"] == []
@@ -129,13 +131,17 @@ class TestRejections:
         assert (await api.changes())["meta"]["total"] == 0
         assert (await send(client, path, push)).status_code == 201
 
-    async def test_not_json_is_415(self, client: httpx.AsyncClient, endpoint: dict[str, Any]) -> None:
+    async def test_not_json_is_415(
+        self, client: httpx.AsyncClient, endpoint: dict[str, Any]
+    ) -> None:
         body = Delivery({"content-type": "text/plain"}, b"hello there")
         response = await send(client, endpoint["path"], body)
         assert response.status_code == 415
         assert response.headers["content-type"] == "application/problem+json"
 
-    async def test_too_large_is_413(self, client: httpx.AsyncClient, endpoint: dict[str, Any]) -> None:
+    async def test_too_large_is_413(
+        self, client: httpx.AsyncClient, endpoint: dict[str, Any]
+    ) -> None:
         body = Delivery({"content-type": "application/json"}, b'{"a": "' + b"x" * 1_100_000 + b'"}')
         assert (await send(client, endpoint["path"], body)).status_code == 413
 

@@ -31,7 +31,10 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-_CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Recorded"}, 200: {"description": "Already recorded"}}
+_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Recorded"},
+    200: {"description": "Already recorded"},
+}
 
 
 def _instant(name: str, value: str | None) -> datetime | None:

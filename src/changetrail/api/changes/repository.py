@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail.api.changes.models import Change, ChangeCounter, ChangeTag
 from changetrail.api.services.models import Service
-from changetrail.api.upsert import insert
+from changetrail.api.upsert import cached_statement, insert
 
 COUNTER_SHARDS = 8
 # The columns whose single-value filters have exact counters (see ChangeCounter).
@@ -55,12 +55,26 @@ class ChangeFilters:
         return None
 
 
+def _insert_change(session: AsyncSession) -> Any:
+    return insert(session, Change).on_conflict_do_nothing().returning(Change.id)
+
+
+def _insert_tags(session: AsyncSession) -> Any:
+    return insert(session, ChangeTag)
+
+
+def _bump_counter(session: AsyncSession) -> Any:
+    statement = insert(session, ChangeCounter)
+    return statement.on_conflict_do_update(
+        index_elements=["org_id", "dimension", "value", "shard"],
+        set_={"count": ChangeCounter.count + 1},
+    )
+
+
 async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert unless an idempotency constraint says it exists; True when inserted."""
-    statement = (
-        insert(session, Change).values(**values).on_conflict_do_nothing().returning(Change.id)
-    )
-    inserted = (await session.execute(statement)).scalar_one_or_none()
+    statement = cached_statement(session, _insert_change)
+    inserted = (await session.execute(statement, values)).scalar_one_or_none()
     return inserted is not None
 
 
@@ -69,9 +83,8 @@ async def insert_tags(
 ) -> None:
     if tags:
         await session.execute(
-            insert(session, ChangeTag).values(
-                [{"change_id": change_id, "tag": t, "org_id": org_id} for t in tags]
-            )
+            cached_statement(session, _insert_tags),
+            [{"change_id": change_id, "tag": t, "org_id": org_id} for t in tags],
         )
 
 
@@ -84,12 +97,7 @@ async def bump_counters(session: AsyncSession, org_id: str, values: dict[str, An
         {"org_id": org_id, "dimension": d, "value": v, "shard": shard, "count": 1}
         for d, v in sorted(keys)  # a fixed order, so concurrent writers cannot deadlock
     ]
-    statement = insert(session, ChangeCounter).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=["org_id", "dimension", "value", "shard"],
-        set_={"count": ChangeCounter.count + 1},
-    )
-    await session.execute(statement)
+    await session.execute(cached_statement(session, _bump_counter), rows)
 
 
 async def forget_service_counters(session: AsyncSession, org_id: str, service_id: str) -> None:

@@ -176,7 +176,9 @@ async def count(session: AsyncSession, org_id: str, filters: IncidentFilters) ->
 
 
 # Only what scoring reads: loading full ORM rows for hundreds of candidates costs more than
-# scoring them; the few changes a response shows are loaded whole by ``changes_by_id``.
+# scoring them; the few changes a response shows are loaded whole by ``changes_by_id``. Of
+# ``details`` only the two small keys that link a change to workloads: its field-level diff
+# can be tens of kilobytes per change.
 _CANDIDATE_COLUMNS = (
     Change.id,
     Change.change_type,
@@ -186,7 +188,8 @@ _CANDIDATE_COLUMNS = (
     Change.service_id,
     Change.environment,
     Change.tags,
-    Change.details,
+    Change.details["kubernetes"].label("details_kubernetes"),
+    Change.details["consumers"].label("details_consumers"),
 )
 
 

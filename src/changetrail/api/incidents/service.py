@@ -225,7 +225,10 @@ def candidate(change: Row[Any]) -> CandidateChange:
         ended_at=change.ended_at,
         service_id=change.service_id,
         environment=change.environment,
-        kubernetes=kubernetes_ref(change.details, change.tags or ()),
+        kubernetes=kubernetes_ref(
+            {"kubernetes": change.details_kubernetes, "consumers": change.details_consumers},
+            change.tags or (),
+        ),
     )
 
 

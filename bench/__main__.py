@@ -1,0 +1,25 @@
+"""``make bench``: every benchmark, each printed against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import api, correlation, webhooks
+
+
+def main(argv: list[str]) -> None:
+    wanted = set(argv) or {"api", "webhooks", "correlation"}
+    if "webhooks" in wanted:
+        webhooks.main()
+    if "correlation" in wanted:
+        correlation.main()
+    if "api" in wanted:
+        api.main()
+    if "e2e" in wanted:
+        from bench import e2e_operator
+
+        e2e_operator.main([])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
