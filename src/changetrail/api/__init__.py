@@ -1,0 +1,1 @@
+"""The changetrail HTTP API (FastAPI)."""
