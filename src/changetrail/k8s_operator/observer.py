@@ -216,19 +216,26 @@ class Observer:
 
         key = (kind, uid)
         record = self.records.get(key)
-        ctx = self._context(kind, body, policy, inventory)
         if event_type == "DELETED":
             self.governed.pop(uid, None)
             if record is None:
                 return self._ignored("unknown")
-            return self._forget(key, record, ctx)
+            return self._forget(key, record, self._context(kind, body, policy, inventory))
 
         new_state = self._snapshot(kind, body, policy)
         new_state["rules"] = policy.state_rules()
         if kind == HPA:
+            ctx = self._context(kind, body, policy, inventory)
             new_state = self._coalesce(uid, body, record, new_state, ctx)
         new_fingerprint = state_fingerprint(new_state)
-        if kind == DEPLOYMENT and (record is None or new_fingerprint != record.fingerprint):
+        if record is not None and new_fingerprint == record.fingerprint:
+            # The common case by far (re-lists, status writes): decided by one hash, without
+            # parsing the stored state or resolving services.
+            self._ignored("unchanged" if event_type == "MODIFIED" else "relisted")
+            self._settle_due()  # an HPA decision held back may be due already
+            return
+        ctx = self._context(kind, body, policy, inventory)
+        if kind == DEPLOYMENT:
             old_state = record.state if record is not None else None
             new_state["history"] = snapshots.next_history(old_state, new_state)
         if record is None:
@@ -243,10 +250,6 @@ class Observer:
                 self._ignored("baseline")
             else:
                 drafts = [changes.created_change(new_state, ctx, created_at)]
-        elif new_fingerprint == record.fingerprint:
-            self._ignored("unchanged" if event_type == "MODIFIED" else "relisted")
-            self._settle_due()  # an HPA decision held back may be due already
-            return
         elif record.state.get("rules") != new_state["rules"]:
             # A policy now ignores other fields or shows other values: the stored state was
             # taken under other rules, and diffing across them would report phantom changes.
