@@ -25,7 +25,7 @@ def postgres_server() -> Iterator[postgres.PostgresServer]:
         pytest.skip("PostgreSQL tests turned off with CHANGETRAIL_TEST_POSTGRES=0")
     if postgres.find_bindir() is None:
         if IN_CI:
-            pytest.fail("PostgreSQL is required under CI=true; scripts/ensure-postgres.sh installs it")
+            pytest.fail("CI=true needs PostgreSQL; scripts/ensure-postgres.sh installs it")
         pytest.skip("PostgreSQL binaries not installed (scripts/ensure-postgres.sh installs them)")
     with postgres.running() as server:
         yield server

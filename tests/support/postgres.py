@@ -72,12 +72,21 @@ def start(base: Path, *, durable: bool = False) -> PostgresServer:
         shutil.chown(base, "postgres", "postgres")
     datadir = base / "data"
     socket_dir = base / "sock"
+    subprocess.run([*run_as, "mkdir", "-p", str(socket_dir)], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(
-        [*run_as, "mkdir", "-p", str(socket_dir)], check=True, stdout=subprocess.DEVNULL
-    )
-    subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", "changetrail",
-         "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "changetrail",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -100,7 +109,6 @@ def start(base: Path, *, durable: bool = False) -> PostgresServer:
 @contextlib.contextmanager
 def running(*, durable: bool = False) -> Iterator[PostgresServer]:
     base = Path(tempfile.mkdtemp(prefix="changetrail-pg-"))
-    os.chmod(base, 0o755)
     server = start(base, durable=durable)
     try:
         yield server
