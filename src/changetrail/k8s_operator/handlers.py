@@ -47,7 +47,8 @@ def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
     settings.watching.client_timeout = runtime.settings.watch_client_timeout
     settings.watching.connect_timeout = runtime.settings.watch_connect_timeout
     settings.watching.inactivity_timeout = max(70.0, runtime.settings.watch_server_timeout / 4)
-    settings.networking.request_timeout = runtime.settings.watch_client_timeout
+    # Lists, discovery and status patches are short requests; watches use the timeouts above.
+    settings.networking.request_timeout = 60.0
     settings.watching.chunk_size = 500  # list 10,000 ConfigMaps without one huge response
     runtime.kopf_settings = settings
 
