@@ -193,6 +193,20 @@ _CANDIDATE_COLUMNS = (
 )
 
 
+async def _newest(
+    session: AsyncSession, conditions: Sequence[ColumnElement[bool]], limit: int
+) -> tuple[list[Row[Any]], bool]:
+    """Up to ``limit`` matching changes, newest first, and whether more matched."""
+    statement = (
+        select(*_CANDIDATE_COLUMNS)
+        .where(*conditions)
+        .order_by(Change.occurred_at.desc(), Change.id.desc())
+        .limit(limit + 1)
+    )
+    rows = list((await session.execute(statement)).all())
+    return rows[:limit], len(rows) > limit
+
+
 async def candidate_changes(
     session: AsyncSession,
     org_id: str,
@@ -203,15 +217,22 @@ async def candidate_changes(
     namespace_tags: Sequence[str] = (),
     limit: int | None = None,
 ) -> tuple[list[Row[Any]], bool]:
-    """Scoring columns of the changes in [start, end); True when a read was truncated.
+    """Scoring columns of the changes in [start, end); True when some were left unread.
 
-    Three bounded reads: the whole organisation, the incident's services, and the namespaces of
-    those services. On a busy day the first fills up with unrelated changes; the other two make
-    sure the incident's own services are never crowded out of their own correlation.
+    One bounded read of the whole organisation, newest first. When the window holds more than
+    it reads, the oldest part is read again twice, narrowed to the incident's services and to
+    their namespaces (also bounded): on a busy day unrelated changes would otherwise crowd the
+    incident's own services out of their own correlation.
     """
     limit = limit or MAX_CANDIDATES
     in_window = [Change.org_id == org_id, Change.occurred_at >= start, Change.occurred_at < end]
-    narrowings: list[ColumnElement[bool] | None] = [None]
+    rows, truncated = await _newest(session, in_window, limit)
+    if not truncated:
+        return rows, False
+    # Everything newer than the last row read is in already; ties at the boundary are
+    # deduplicated below.
+    older = [*in_window, Change.occurred_at <= rows[-1].occurred_at]
+    narrowings: list[ColumnElement[bool]] = []
     if service_ids:
         narrowings.append(Change.service_id.in_(service_ids))
     if namespace_tags:
@@ -222,23 +243,12 @@ async def candidate_changes(
                 ChangeTag.tag.in_(namespace_tags),
             )
         )
-    found: dict[str, Row[Any]] = {}
-    truncated = False
+    found = {row.id: row for row in rows}
     for narrowing in narrowings:
-        conditions = in_window if narrowing is None else [*in_window, narrowing]
-        statement = (
-            select(*_CANDIDATE_COLUMNS)
-            .where(*conditions)
-            .order_by(Change.occurred_at.desc(), Change.id.desc())
-            .limit(limit + 1)
-        )
-        rows = (await session.execute(statement)).all()
-        if len(rows) > limit:
-            truncated = True
-            rows = rows[:limit]
-        for row in rows:
+        narrowed, _ = await _newest(session, [*older, narrowing], limit)
+        for row in narrowed:
             found.setdefault(row.id, row)
-    return list(found.values()), truncated
+    return list(found.values()), True
 
 
 async def changes_by_id(
