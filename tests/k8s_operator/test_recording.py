@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from changetrail.domain import ChangeType
-from changetrail.k8s_operator.inventory import Consumer, StaticInventory
+from changetrail.domain import ChangeType, RiskLevel
+from changetrail.k8s_operator.inventory import Consumer, NamespaceInfo, StaticInventory
 from changetrail.k8s_operator.observer import Observer
+from changetrail.k8s_operator.policies import parse_policy
 from tests.k8s_operator.conftest import FakeClock, ObserverFactory, drafts, summaries
 from tests.k8s_operator.factories import (
     configmap,
@@ -265,8 +266,6 @@ def test_hpa_flap_that_returns_to_the_start_records_nothing(
 def test_namespace_annotations_name_the_service_and_environment(
     observer: Observer, inventory: StaticInventory
 ) -> None:
-    from changetrail.k8s_operator.inventory import NamespaceInfo
-
     inventory.namespaces["payments"] = NamespaceInfo(
         annotations={
             "changetrail.io/service": "payments-platform",
@@ -281,3 +280,44 @@ def test_namespace_annotations_name_the_service_and_environment(
         ("payments-platform", "staging"),
         ("billing", "staging"),
     ]
+
+
+def test_change_cause_annotation_becomes_the_description(
+    observer: Observer, inventory: StaticInventory
+) -> None:
+    before = deployment()
+    observer.observe("Deployment", None, before, inventory)
+    after = with_image(before, "registry.example.com/api:1.5.0")
+    after["metadata"]["annotations"]["kubernetes.io/change-cause"] = "release 1.5.0 (JIRA-42)"
+    observer.observe("Deployment", "MODIFIED", after, inventory)
+
+    [change] = drafts(observer)
+    assert change.description == "release 1.5.0 (JIRA-42)"
+    assert change.details is not None
+    assert change.details["change_cause"] == "release 1.5.0 (JIRA-42)"
+
+
+def test_policy_risk_and_environment_apply_to_governed_changes(
+    observer: Observer, inventory: StaticInventory
+) -> None:
+    inventory.policy_list.append(
+        parse_policy(
+            "critical",
+            "payments",
+            {
+                "kinds": ["Deployment"],
+                "environment": "prod-eu",
+                "service": {"name": "payments"},
+                "risk": {"rules": [{"changeTypes": ["deployment"], "risk": "critical"}]},
+            },
+        )
+    )
+    before = deployment()
+    observer.observe("Deployment", None, before, inventory)
+    observer.observe("Deployment", "MODIFIED", with_image(before, "api:2"), inventory)
+
+    [change] = drafts(observer)
+    assert (change.environment, change.service_name) == ("prod-eu", "payments")
+    assert change.risk_level is RiskLevel.CRITICAL
+    assert change.details is not None
+    assert change.details["policy"] == "ChangePolicy/payments/critical"
