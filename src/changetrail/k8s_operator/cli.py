@@ -37,6 +37,9 @@ def operator(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # kopf logs every handled event at INFO: one line per object per event is noise here.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     count_watch_restarts(verbose)
     if settings.operator_metrics_port:
         start_http_server(settings.operator_metrics_port)
