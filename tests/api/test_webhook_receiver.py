@@ -151,3 +151,16 @@ class TestRejections:
         body = Delivery({"content-type": "application/json"}, b"[" * 100_000 + b"]" * 100_000)
         response = await send(client, endpoint["path"], body)
         assert response.status_code in (400, 413, 415, 422)
+
+
+class TestHandshakes:
+    async def test_event_grid_validation_is_answered_with_its_code(
+        self, client: httpx.AsyncClient, api: Api, endpoint: dict[str, Any]
+    ) -> None:
+        validation = delivery("azure/eventgrid-subscription-validation")
+        code = validation.payload()[0]["data"]["validationCode"]
+        response = await send(client, endpoint["path"], validation)
+        assert response.status_code == 200
+        assert response.json()["validationResponse"] == code
+        assert response.json()["data"]["changes"] == []
+        assert (await api.changes())["meta"]["total"] == 0

@@ -183,15 +183,21 @@ def read_event_grid(events: list[Any]) -> Detection:
     changes: list[ChangeDraft] = []
     skipped: list[Skip] = []
     kinds: set[str] = set()
+    reply: dict[str, Any] | None = None
     for event in events:
         kind = first_text(event, ("eventType",), ("type",)) or "unknown"
         kinds.add(kind)
         if kind == "Microsoft.EventGrid.SubscriptionValidationEvent":
+            code = text(event, "data", "validationCode")
+            if code is not None:
+                # Answering with the code completes the handshake synchronously; the URL in the
+                # path already proved the endpoint is the one the user configured.
+                reply = {"validationResponse": code}
             skipped.append(
                 Skip(
-                    "Event Grid subscription validation: changetrail does not call the "
-                    "validationUrl itself; open it in a browser within 10 minutes to finish "
-                    f"creating the subscription ({text(event, 'data', 'validationUrl')})"
+                    "Event Grid subscription validation: answered with the validation code "
+                    "(changetrail never calls the validationUrl; opening it within 10 minutes "
+                    f"also validates: {text(event, 'data', 'validationUrl')})"
                 )
             )
             continue
@@ -218,7 +224,7 @@ def read_event_grid(events: list[Any]) -> Detection:
         else:
             changes.append(outcome)
     event_name = kinds.pop() if len(kinds) == 1 else f"eventgrid[{len(events)}]"
-    return Detection(SOURCE, event_name, changes, skipped)
+    return Detection(SOURCE, event_name, changes, skipped, reply)
 
 
 def _claims_caller(claims: dict[str, Any]) -> str | None:

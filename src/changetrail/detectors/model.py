@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from changetrail.domain import ChangeDraft
 
@@ -39,6 +39,9 @@ class Detection:
     event: str
     changes: list[ChangeDraft] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
+    # Fields the sender expects back in the response body to complete a handshake (Event
+    # Grid's subscription validation), merged into the receiver's answer.
+    reply: dict[str, Any] | None = None
 
 
 class Provider(Protocol):

@@ -30,7 +30,7 @@ async def receive_changes(token: str, request: Request, session: SessionDep) -> 
     try:
         detection = analyse(headers, body, endpoint.secret)
     except SignatureMismatch as exc:
-        WEBHOOK_DELIVERIES.labels(source="unknown", outcome="bad_signature").inc()
+        WEBHOOK_DELIVERIES.labels(source=exc.source, outcome="bad_signature").inc()
         raise ProblemError(401, f"Signature verification failed: {exc}") from None
     except PayloadError as exc:
         WEBHOOK_DELIVERIES.labels(source="unknown", outcome="bad_payload").inc()
@@ -42,12 +42,13 @@ async def receive_changes(token: str, request: Request, session: SessionDep) -> 
     ).inc()
     return JSONResponse(
         {
+            **(detection.reply or {}),
             "data": {
                 "source": detection.source,
                 "event": detection.event,
                 "changes": recorded,
                 "skipped": skipped,
-            }
+            },
         },
         status_code=201 if recorded else 200,
     )
