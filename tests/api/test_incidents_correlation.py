@@ -166,6 +166,29 @@ async def test_a_busy_organisation_cannot_crowd_out_the_incidents_own_service(
     assert body["data"][0]["id"] == cause["id"]
 
 
+async def test_a_busy_organisation_cannot_crowd_out_the_services_namespace(
+    api: Api, incidents: IncidentApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "MAX_CANDIDATES", 3)
+    search = await api.service("search", kubernetes={"namespaces": ["search"]})
+    loader = await api.change(
+        "Deploy search/batch-loader",
+        source="kubernetes",
+        tags=["namespace:search", "kind:deployment"],
+        details={"kubernetes": {"kind": "Deployment", "namespace": "search", "name": "loader"}},
+        risk_level="high",
+        occurred_at=at(-70),
+    )
+    for minutes in range(-60, 0, 10):
+        await api.change(f"Unrelated at {minutes}", occurred_at=at(minutes))
+    incident = await incidents.create(service_ids=[search["id"]])
+    body = await incidents.suspects(incident["id"])
+    assert body["meta"]["truncated"] is True
+    first = body["data"][0]
+    assert first["id"] == loader["id"]
+    assert first["reasons"][0] == "in the service's namespace (search)"
+
+
 async def test_invalid_window_parameters_are_422(
     client: httpx.AsyncClient, incidents: IncidentApi
 ) -> None:
