@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.e2e.harness.kube import Kubectl
 from tests.e2e.harness.manifests import configmap, deployment
-from tests.e2e.harness.records import NamespaceRecords, added_since, is_sentinel
+from tests.e2e.harness.records import NamespaceRecords, added_since
 
 SERVICE = "checkout"
 
@@ -20,27 +20,22 @@ def change_policy(name: str, ignored_keys: list[str], service: str) -> dict[str,
     }
 
 
-def _wait_until_policy_applies(records: NamespaceRecords) -> None:
-    # The sentinel is a ConfigMap of the namespace too: once its records name the policy's
-    # service, the operator has taken the policy in.
-    records.changes.wait_for(
-        lambda found: any(is_sentinel(r) and r.get("service_name") == SERVICE for r in found),
-        timeout=60,
-        tag=records.tag,
-    )
-
-
 def test_policy_ignores_a_key_and_maps_the_service(
     kubectl: Kubectl, records: NamespaceRecords, namespace: str
 ) -> None:
     kubectl.apply(
-        change_policy("checkout", ignored_keys=["CACHE_*"], service=SERVICE),
+        change_policy("checkout", ignored_keys=["CACHE_*"], service=SERVICE), namespace=namespace
+    )
+    # The operator reports a policy Ready once it governs with it.
+    kubectl.run(
+        "-n", namespace, "wait", "--for=condition=Ready", "changepolicy/checkout", "--timeout=60s"
+    )
+    kubectl.apply(
         configmap("flags", {"CACHE_BUSTER": "1", "CHECKOUT_V2": "off"}),
         deployment("web"),
         namespace=namespace,
     )
-    records.settled()
-    _wait_until_policy_applies(records)
+    created = records.settled()
     before = records.all()
 
     kubectl.apply(
@@ -54,3 +49,4 @@ def test_policy_ignores_a_key_and_maps_the_service(
     assert edit["summary"] == f"Config {namespace}/flags: 1 key changed (CHECKOUT_V2)"
     assert edit["service_name"] == SERVICE
     assert edit["details"]["policy"] == f"ChangePolicy/{namespace}/checkout"
+    assert {record["service_name"] for record in created} == {SERVICE}

@@ -119,7 +119,7 @@ class ControlPlane:
     def _prepare(self) -> None:
         pki_dir = self.workdir / "pki"
         for directory in (pki_dir, self.log_dir, self.workdir / "etcd", self.workdir / "certs"):
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         ca = pki.make_ca(pki_dir, "changetrail-e2e-ca")
         self._serving = pki.issue_serving_cert(
             ca,
@@ -237,8 +237,6 @@ class ControlPlane:
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             "--manage-nodes-with-label-selector=",
-            "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
-            "--disregard-status-with-label-selector=",
             "--cidr=10.0.0.1/16",
             "--node-ip=10.0.0.1",
             f"--server-address=127.0.0.1:{free_port()}",

@@ -92,6 +92,7 @@ class Stack:
     api_key: str = field(default_factory=lambda: f"ak_live_e2e{secrets.token_hex(16)}")
     api_port: int = field(default_factory=free_port)
     operator_env: dict[str, str] = field(default_factory=dict)
+    operator_args: list[str] = field(default_factory=list)
     api: ManagedProcess | None = None
     operator: ManagedProcess | None = None
 
@@ -121,7 +122,7 @@ class Stack:
         )
         self.operator = ManagedProcess(
             "changetrail-operator",
-            [changetrail_executable(), "operator"],
+            [changetrail_executable(), "operator", *self.operator_args],
             log_dir,
             env={
                 **os.environ,
@@ -133,6 +134,9 @@ class Stack:
                 "CHANGETRAIL_WATCH_NAMESPACES": "",
                 "CHANGETRAIL_IGNORE_NAMESPACES": ",".join(IGNORED_NAMESPACES),
                 "CHANGETRAIL_HPA_SETTLE_SECONDS": HPA_SETTLE_SECONDS,
+                # Free ports, so a run never collides with another operator on the machine.
+                "CHANGETRAIL_OPERATOR_HEALTH_PORT": str(free_port()),
+                "CHANGETRAIL_OPERATOR_METRICS_PORT": str(free_port()),
                 **self.operator_env,
             },
             cwd=self.workdir,

@@ -1,0 +1,248 @@
+"""Operator benchmark on a real control plane: change-to-record latency and memory at scale.
+
+It starts the same stack as the e2e suite (control plane, chart, API on PostgreSQL, the
+operator as the chart's ServiceAccount), creates many Deployments and ConfigMaps, waits
+until the operator has recorded their creation, reads the operator's resident memory, then
+rolls one Deployment out many times and measures how long each rollout takes to become a
+record: from the moment the API server accepted the change to the record's ``created_at``.
+
+    .venv/bin/python -m bench.e2e_operator [--rollouts 200] [--deployments 2000]
+        [--configmaps 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.e2e.harness.changes_api import ChangesApi
+from tests.e2e.harness.controlplane import ControlPlane, fake_node_manifest
+from tests.e2e.harness.database import throwaway_database_url
+from tests.e2e.harness.kube import Kubectl
+from tests.e2e.harness.kube_http import client_from_kubeconfig, collection_path
+from tests.e2e.harness.manifests import configmap, deployment, image
+from tests.e2e.harness.records import wait_until_operator_records
+from tests.e2e.harness.stack import REPO_ROOT, Stack, chart_install_args, helm
+
+MASS_NAMESPACES = 10
+LATENCY_NAMESPACE = "bench-latency"
+CREATE_CONCURRENCY = 16
+CATCH_UP_TIMEOUT_SECONDS = 1800.0
+
+
+@dataclass(frozen=True)
+class Running:
+    control_plane: ControlPlane
+    kubectl: Kubectl
+    stack: Stack
+
+
+@contextlib.contextmanager
+def running_stack(workdir: Path) -> Iterator[Running]:
+    bin_dir = Path(
+        subprocess.run(
+            [str(REPO_ROOT / "e2e" / "build.sh")], stdout=subprocess.PIPE, text=True, check=True
+        ).stdout.strip()
+    )
+    control_plane = ControlPlane(bin_dir=bin_dir, workdir=workdir)
+    control_plane.start()
+    try:
+        kubectl = Kubectl(bin_dir / "kubectl", control_plane.admin_kubeconfig)
+        kubectl.create(fake_node_manifest())
+        with throwaway_database_url() as database_url:
+            stack = Stack(workdir, database_url, control_plane.operator_kubeconfig)
+            helm(control_plane.admin_kubeconfig, "install", *chart_install_args(stack.api_key))
+            stack.start()
+            try:
+                wait_until_operator_records(stack.changes, kubectl)
+                yield Running(control_plane, kubectl, stack)
+            finally:
+                stack.stop()
+    finally:
+        control_plane.stop()
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def _create_all(kube: httpx.AsyncClient, jobs: list[tuple[str, dict[str, Any]]]) -> None:
+    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+
+    async def worker() -> None:
+        while not queue.empty():
+            path, body = queue.get_nowait()
+            response = await kube.post(path, json=body)
+            if response.status_code != 409:  # already there from an earlier attempt
+                response.raise_for_status()
+
+    await asyncio.gather(*(worker() for _ in range(CREATE_CONCURRENCY)))
+
+
+def mass_objects(deployments: int, configmaps: int) -> list[tuple[str, dict[str, Any]]]:
+    jobs: list[tuple[str, dict[str, Any]]] = []
+    for index in range(deployments):
+        namespace = f"bench-mass-{index % MASS_NAMESPACES}"
+        # No pods: the benchmark is about what the operator holds, not about kwok.
+        body = deployment(f"app-{index}", tag=f"1.{index}.0", replicas=0)
+        jobs.append((collection_path("apps/v1", "deployments", namespace), body))
+    for index in range(configmaps):
+        namespace = f"bench-mass-{index % MASS_NAMESPACES}"
+        data = {f"KEY_{key}": f"value-{index}-{key}" * 4 for key in range(5)}
+        jobs.append(
+            (collection_path("v1", "configmaps", namespace), configmap(f"cfg-{index}", data))
+        )
+    return jobs
+
+
+async def raw_size_bytes(kube: httpx.AsyncClient) -> int:
+    """Bytes of the watched objects as the API server serves them (JSON)."""
+    total = 0
+    for path in ("/apis/apps/v1/deployments", "/api/v1/configmaps"):
+        response = await kube.get(path)
+        response.raise_for_status()
+        total += len(response.content)
+    return total
+
+
+def mass_records(changes: ChangesApi) -> int:
+    total = 0
+    with httpx.Client(
+        base_url=changes.base_url, headers={"Authorization": f"Bearer {changes.api_key}"}
+    ) as client:
+        for index in range(MASS_NAMESPACES):
+            response = client.get(
+                "/api/v1/changes", params={"tag": f"namespace:bench-mass-{index}", "limit": 1}
+            )
+            response.raise_for_status()
+            total += int(response.json()["meta"]["total"])
+    return total
+
+
+def _parse_created_at(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+async def rollout_latencies(
+    kube: httpx.AsyncClient, changes: ChangesApi, rollouts: int
+) -> list[float]:
+    """Seconds from each accepted rollout to its record, one rollout at a time."""
+    path = collection_path("apps/v1", "deployments", LATENCY_NAMESPACE)
+    response = await kube.post(path, json=deployment("api", tag="0.0.0"))
+    response.raise_for_status()
+    latencies: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=changes.base_url,
+        headers={"Authorization": f"Bearer {changes.api_key}"},
+        timeout=10.0,
+    ) as api:
+        for index in range(1, rollouts + 1):
+            expected = f"api:0.0.{index - 1} → 0.0.{index}"
+            patch = {
+                "spec": {
+                    "template": {
+                        "spec": {"containers": [{"name": "api", "image": image(f"0.0.{index}")}]}
+                    }
+                }
+            }
+            response = await kube.patch(
+                f"{path}/api",
+                json=patch,
+                headers={"Content-Type": "application/strategic-merge-patch+json"},
+                params={"fieldManager": "kubectl-set"},
+            )
+            response.raise_for_status()
+            accepted = time.time()
+            deadline = time.monotonic() + 60
+            while True:
+                listed = await api.get(
+                    "/api/v1/changes",
+                    params={"tag": f"namespace:{LATENCY_NAMESPACE}", "q": expected, "limit": 1},
+                )
+                listed.raise_for_status()
+                found = listed.json()["data"]
+                if found:
+                    latencies.append(_parse_created_at(found[0]["created_at"]) - accepted)
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"rollout {index} ({expected}) never recorded")
+                await asyncio.sleep(0.02)
+    return latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def measure(running: Running, args: argparse.Namespace) -> dict[str, float]:
+    stack = running.stack
+    assert stack.operator is not None
+    assert stack.operator.pid is not None
+    operator_pid = stack.operator.pid
+    results: dict[str, float] = {"rss_idle_mib": rss_mib(operator_pid)}
+    for name in [f"bench-mass-{i}" for i in range(MASS_NAMESPACES)] + [LATENCY_NAMESPACE]:
+        running.kubectl.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    async with client_from_kubeconfig(running.control_plane.admin_kubeconfig) as kube:
+        started = time.monotonic()
+        await _create_all(kube, mass_objects(args.deployments, args.configmaps))
+        results["create_seconds"] = time.monotonic() - started
+        expected = args.deployments + args.configmaps
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
+        while (recorded := mass_records(stack.changes)) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {recorded} of {expected} creations recorded")
+            await asyncio.sleep(1.0)
+        results["catch_up_seconds"] = time.monotonic() - started
+        results["rss_loaded_mib"] = rss_mib(operator_pid)
+        results["raw_objects_mib"] = await raw_size_bytes(kube) / 2**20
+
+        latencies = await rollout_latencies(kube, stack.changes, args.rollouts)
+        results["latency_p50_ms"] = statistics.median(latencies) * 1000
+        results["latency_p99_ms"] = percentile(latencies, 0.99) * 1000
+        results["latency_max_ms"] = max(latencies) * 1000
+        results["rss_after_rollouts_mib"] = rss_mib(operator_pid)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rollouts", type=int, default=200)
+    parser.add_argument("--deployments", type=int, default=2000)
+    parser.add_argument("--configmaps", type=int, default=10000)
+    args = parser.parse_args(argv)
+    with (
+        tempfile.TemporaryDirectory(prefix="changetrail-bench-") as tmp,
+        running_stack(Path(tmp)) as running,
+    ):
+        results = asyncio.run(measure(running, args))
+    print(f"operator benchmark: {args.deployments} Deployments, {args.configmaps} ConfigMaps")
+    for name, value in results.items():
+        print(f"  {name:24} {value:10.1f}")
+    target = "met" if results["latency_p99_ms"] < 1000 else "MISSED"
+    print(
+        f"  p99 < 1 s target: {target}; RSS / raw objects: "
+        f"{results['rss_loaded_mib'] / results['raw_objects_mib']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
