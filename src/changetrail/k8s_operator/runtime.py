@@ -87,6 +87,11 @@ class Runtime:
         )
         self.observer = Observer(self.settings, self.outbox)
 
+    def __copy__(self) -> Runtime:
+        # kopf gives every object a shallow copy of the memo. The runtime is one per process:
+        # its flags must be seen by all handlers, and 12,000 copies would cost memory for nothing.
+        return self
+
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._load_forever(), name="changetrail state loader"),
