@@ -181,3 +181,18 @@ def test_every_score_lies_between_zero_and_one(
     )
     assert 0.0 <= suspect.score <= 1.0
     assert suspect.reasons
+
+
+@given(
+    nearer=st.floats(min_value=0, max_value=24 * 60),
+    extra=st.floats(min_value=0, max_value=24 * 60),
+    change_type=st.sampled_from(list(ChangeType)),
+    service=st.sampled_from([None, *SERVICES]),
+)
+def test_an_earlier_change_never_scores_higher_than_the_same_change_later(
+    nearer: float, extra: float, change_type: ChangeType, service: str | None
+) -> None:
+    facts = incident("checkout")
+    near = score(facts, change("near", -nearer, service, change_type))
+    far = score(facts, change("far", -(nearer + extra), service, change_type))
+    assert far.score <= near.score
