@@ -148,61 +148,16 @@ async def update(
     return await with_suspects(session, incident)
 
 
-async def with_suspects(session: AsyncSession, incident: Incident) -> IncidentOut:
-    """The incident as one response shows it: with its services and its top suspects."""
-    services = (await repository.services_of(session, [incident.id]))[incident.id]
-    found = await correlate(session, incident, [service_id for service_id, _ in services])
-    return to_out(incident, services, await suspects_out(session, found, 0, EMBEDDED_SUSPECTS))
-
-
-async def correlate_incident(
-    session: AsyncSession,
-    org_id: str,
-    incident_id: str,
-    *,
-    before: timedelta = DEFAULT_BEFORE,
-    after: timedelta = DEFAULT_AFTER,
-    min_score: float = 0.0,
-) -> Correlation:
-    incident = await find(session, org_id, incident_id)
-    services = (await repository.services_of(session, [incident.id]))[incident.id]
-    return await correlate(
-        session,
-        incident,
-        [service_id for service_id, _ in services],
-        before=before,
-        after=after,
-        min_score=min_score,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Correlation:
+    """An incident's candidate changes, scored and ranked (most suspicious first)."""
+
     incident: Incident
     ranked: list[Suspect]
     candidates: int
     window_start: datetime
     window_end: datetime
     truncated: bool
-
-
-async def suspects_out(
-    session: AsyncSession, found: Correlation, offset: int = 0, limit: int | None = None
-) -> list[SuspectOut]:
-    """A slice of the ranking as responses show it; only that slice is loaded whole."""
-    page = found.ranked[offset : None if limit is None else offset + limit]
-    rows = await repository.changes_by_id(
-        session, found.incident.org_id, [suspect.change_id for suspect in page]
-    )
-    return [
-        SuspectOut(
-            **change_out(*rows[suspect.change_id]).model_dump(),
-            score=suspect.score,
-            reasons=list(suspect.reasons),
-        )
-        for suspect in page
-        if suspect.change_id in rows
-    ]
 
 
 def service_profile(service: Service) -> ServiceProfile:
@@ -263,3 +218,50 @@ async def correlate(
         if suspect.score >= min_score
     ]
     return Correlation(incident, ranked, len(rows), window_start, window_end, truncated)
+
+
+async def correlate_incident(
+    session: AsyncSession,
+    org_id: str,
+    incident_id: str,
+    *,
+    before: timedelta = DEFAULT_BEFORE,
+    after: timedelta = DEFAULT_AFTER,
+    min_score: float = 0.0,
+) -> Correlation:
+    incident = await find(session, org_id, incident_id)
+    services = (await repository.services_of(session, [incident.id]))[incident.id]
+    return await correlate(
+        session,
+        incident,
+        [service_id for service_id, _ in services],
+        before=before,
+        after=after,
+        min_score=min_score,
+    )
+
+
+async def suspects_out(
+    session: AsyncSession, found: Correlation, offset: int = 0, limit: int | None = None
+) -> list[SuspectOut]:
+    """A slice of the ranking as responses show it; only that slice is loaded whole."""
+    page = found.ranked[offset : None if limit is None else offset + limit]
+    rows = await repository.changes_by_id(
+        session, found.incident.org_id, [suspect.change_id for suspect in page]
+    )
+    return [
+        SuspectOut(
+            **change_out(*rows[suspect.change_id]).model_dump(),
+            score=suspect.score,
+            reasons=list(suspect.reasons),
+        )
+        for suspect in page
+        if suspect.change_id in rows
+    ]
+
+
+async def with_suspects(session: AsyncSession, incident: Incident) -> IncidentOut:
+    """The incident as one response shows it: with its services and its top suspects."""
+    services = (await repository.services_of(session, [incident.id]))[incident.id]
+    found = await correlate(session, incident, [service_id for service_id, _ in services])
+    return to_out(incident, services, await suspects_out(session, found, 0, EMBEDDED_SUSPECTS))
