@@ -195,6 +195,15 @@ class TestUpdating:
         patched = await client.patch("/api/v1/incidents/inc_nope", json={"title": "x"})
         assert patched.status_code == 404
 
+    async def test_a_deleted_service_drops_out_of_its_incidents(
+        self, client: httpx.AsyncClient, api: Api, incidents: IncidentApi
+    ) -> None:
+        checkout, search = await api.service("checkout"), await api.service("search")
+        incident = await incidents.create(service_ids=[checkout["id"], search["id"]])
+        assert (await client.delete(f"/api/v1/services/{checkout['id']}")).status_code == 204
+        fetched = (await client.get(f"/api/v1/incidents/{incident['id']}")).json()["data"]
+        assert fetched["service_ids"] == [search["id"]]
+
 
 class TestAccess:
     async def test_anonymous_is_401(self, client: httpx.AsyncClient) -> None:
