@@ -14,7 +14,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,10 +33,26 @@ from tests.e2e.harness.kube import Kubectl
 from tests.e2e.harness.records import NamespaceRecords, wait_until_operator_records
 from tests.e2e.harness.stack import REPO_ROOT, Stack, chart_install_args, helm
 
+# The running stack, so a failed test's report can show what the operator and API logged.
+_running: list[Stack] = []
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # A terminated run (CI timeout, kill) should tear the cluster down like Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        for stack in _running:
+            for process in (stack.operator, stack.api):
+                if process is not None:
+                    report.sections.append((f"{process.name} log (tail)", process.log_tail()))
+    return report
 
 
 def _build_control_plane() -> Path:
@@ -80,8 +96,9 @@ def api_key() -> str:
 def chart(cluster: Cluster, api_key: str) -> str:
     """The chart installed with helm; returns the release name."""
     args = chart_install_args(api_key)
-    helm(cluster.admin_kubeconfig, "install", *args, "--dry-run=server")
-    helm(cluster.admin_kubeconfig, "install", *args)
+    # upgrade --install: a kept kind cluster may hold the release from an earlier run.
+    helm(cluster.admin_kubeconfig, "upgrade", "--install", *args, "--dry-run=server")
+    helm(cluster.admin_kubeconfig, "upgrade", "--install", *args)
     return args[0]
 
 
@@ -117,11 +134,13 @@ def stack(cluster: Cluster, chart: str, api_key: str) -> Iterator[Stack]:
             operator_kubeconfig=_operator_kubeconfig(cluster),
             api_key=api_key,
         )
+        _running.append(stack)
         try:
             stack.start()
             wait_until_operator_records(stack.changes, cluster.kubectl)
             yield stack
         finally:
+            _running.remove(stack)
             stack.stop()
 
 
