@@ -27,6 +27,11 @@ class ApiSettings(BaseSettings):
         default=5.0, ge=0, description="how long a verified key is trusted before a new look-up"
     )
     db_pool_size: int = Field(default=10, ge=1)
+    alertmanager_service_labels: str = Field(
+        default="service,app,app_kubernetes_io_name,namespace,job",
+        pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*(,[a-zA-Z_][a-zA-Z0-9_]*){0,19}$",
+        description="alert label names whose values name services, in order of preference",
+    )
     log_level: str = "info"
 
     @field_validator("bootstrap_api_key")

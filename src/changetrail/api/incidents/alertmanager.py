@@ -27,11 +27,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail.api.base import new_id, utcnow_ms
-from changetrail.api.deps import SessionDep
+from changetrail.api.deps import SessionDep, SettingsDep
 from changetrail.api.errors import FieldError, ProblemError
 from changetrail.api.incidents import repository, service
 from changetrail.api.incidents.alert_groups import (
-    DEFAULT_SERVICE_LABELS,
     MAX_FINGERPRINTS,
     AlertGroup,
     AlertmanagerPayload,
@@ -193,12 +192,13 @@ async def receive_alertmanager(
     token: str,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     service_labels: Annotated[
         str | None,
         Query(
             max_length=1000,
             description="Comma-separated label names whose values name services "
-            f"(default: {','.join(DEFAULT_SERVICE_LABELS)}).",
+            "(default: CHANGETRAIL_ALERTMANAGER_SERVICE_LABELS).",
         ),
     ] = None,
 ) -> JSONResponse:
@@ -206,7 +206,7 @@ async def receive_alertmanager(
     endpoint = await webhooks_service.endpoint_for_token(session, "alertmanager", token)
     _check_secret(request, endpoint)
     try:
-        label_names = parse_label_names(service_labels)
+        label_names = parse_label_names(service_labels or settings.alertmanager_service_labels)
     except ValueError as exc:
         raise FieldError("service_labels", str(exc)) from None
     body = await request.body()
