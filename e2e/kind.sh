@@ -34,6 +34,13 @@ fi
 
 docker build -t "$image" .
 kind load docker-image "$image" --name "$cluster"
+# The scenarios roll out registry.example.com/shop/api:<tag>, which no registry serves:
+# on kind, where kubelets really pull, those tags are the pause image loaded in advance.
+docker pull registry.k8s.io/pause:3.10
+for tag in 1.0.0 1.1.0 1.2.0; do
+    docker tag registry.k8s.io/pause:3.10 "registry.example.com/shop/api:${tag}"
+    kind load docker-image "registry.example.com/shop/api:${tag}" --name "$cluster"
+done
 
 kubeconfig="$(mktemp)"
 kind get kubeconfig --name "$cluster" >"$kubeconfig"
