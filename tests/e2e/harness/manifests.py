@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 Manifest = dict[str, Any]
@@ -71,9 +72,14 @@ def hpa(name: str, min_replicas: int = 1, max_replicas: int = 10, cpu_target: in
 
 
 def hpa_status(current: int, desired: int, cpu_percent: int) -> Manifest:
-    """The status an autoscaler writes after measuring ``cpu_percent`` utilisation."""
+    """The status an autoscaler writes after measuring ``cpu_percent`` utilisation.
+
+    Like the HPA controller, it stamps ``lastScaleTime`` only when it rescales.
+    """
+    rescaled = {"lastScaleTime": _now()} if desired != current else {}
     return {
         "status": {
+            **rescaled,
             "currentReplicas": current,
             "desiredReplicas": desired,
             "currentMetrics": [
@@ -87,3 +93,7 @@ def hpa_status(current: int, desired: int, cpu_percent: int) -> Manifest:
             ],
         }
     }
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -24,7 +24,7 @@ RELEASE_NAME = "changetrail"
 CLUSTER_NAME = "e2e"
 ENVIRONMENT = "e2e"
 # Short, so HPA scenarios settle within seconds; long enough to coalesce a burst.
-HPA_SETTLE_SECONDS = "3"
+HPA_SETTLE_SECONDS = "5"
 # Namespaces the operator must not record: the control plane's own and the chart's.
 IGNORED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", OPERATOR_NAMESPACE)
 
