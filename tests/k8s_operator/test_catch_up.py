@@ -18,6 +18,7 @@ def _restarted(before: Observer, make_observer: ObserverFactory) -> Observer:
         key: Record(r.kind, r.namespace, r.name, r.state, r.fingerprint)
         for key, r in before.records.items()
     }
+    after.loaded_keys = set(after.records)
     return after
 
 

@@ -134,7 +134,7 @@ async def test_changes_while_away_are_recorded_once_after_a_restart(world: World
     async with running_operator(world.emulator, world.api.http) as runtime:
         await synced(runtime, 3)
         # Handlers of every object share the one runtime (kopf copies memos per object).
-        assert runtime.swept
+        await runtime.swept.wait()
     assert await recorded(world.api.http) == []
 
     # While the operator is away: a rollout, a config edit, a deletion and a creation.

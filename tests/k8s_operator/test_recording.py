@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from changetrail.domain import ChangeType, RiskLevel
-from changetrail.k8s_operator.inventory import Consumer, NamespaceInfo, StaticInventory
+from changetrail.k8s_operator.inventory import NamespaceInfo, StaticInventory
 from changetrail.k8s_operator.observer import Observer
 from changetrail.k8s_operator.policies import parse_policy
 from tests.k8s_operator.conftest import FakeClock, ObserverFactory, drafts, summaries
@@ -128,18 +128,36 @@ def test_manual_replica_change_is_scaling(observer: Observer, inventory: StaticI
     assert change.changed_by == "kubectl"
 
 
+def test_replicas_written_by_the_controller_manager_are_not_scaling(
+    observer: Observer, inventory: StaticInventory
+) -> None:
+    # At start, a Deployment's event may come before its HPA's: the writer gives it away.
+    before = deployment(replicas=3)
+    observer.observe("Deployment", None, before, inventory)
+    after = evolve(before, spec__replicas=6)
+    after["metadata"]["managedFields"] = [
+        managed(
+            "kube-controller-manager",
+            "2026-02-01T10:00:00Z",
+            ("spec", "replicas"),
+            subresource="scale",
+        )
+    ]
+    observer.observe("Deployment", "MODIFIED", after, inventory)
+    assert drafts(observer) == []
+
+
 def test_replicas_set_by_an_hpa_are_not_scaling(
     observer: Observer, inventory: StaticInventory
 ) -> None:
-    inventory.scale_targets.add(("payments", "Deployment", "api"))
+    observer.observe("HorizontalPodAutoscaler", None, hpa(target="api"), inventory)
     before = deployment(replicas=3)
     observer.observe("Deployment", None, before, inventory)
     observer.observe("Deployment", "MODIFIED", evolve(before, spec__replicas=6), inventory)
 
     assert drafts(observer) == []
     # The new count is remembered all the same, so a restart does not re-diff it.
-    [(kind, _uid)] = observer.records
-    assert observer.records[(kind, _uid)].state["replicas"] == 6
+    assert observer.records[("Deployment", before["metadata"]["uid"])].state["replicas"] == 6
 
 
 def test_hpa_decision_is_autoscaling_with_the_driving_metric(
@@ -179,9 +197,10 @@ def test_hpa_spec_edit_is_a_config_change(observer: Observer, inventory: StaticI
 def test_configmap_edit_lists_keys_hashes_values_and_links_consumers(
     observer: Observer, inventory: StaticInventory
 ) -> None:
-    inventory.configmap_consumers[("payments", "api-config")] = [
-        Consumer(kind="Deployment", name="api", labels={"app.kubernetes.io/part-of": "payments"})
-    ]
+    consumer = deployment(
+        configmaps=("api-config",), labels={"app.kubernetes.io/part-of": "payments"}
+    )
+    observer.observe("Deployment", None, consumer, inventory)
     before = configmap(data={"LOG_LEVEL": "info", "TIMEOUT": "30", "REGION": "eu"})
     observer.observe("ConfigMap", None, before, inventory)
     after = evolve(before, data={"LOG_LEVEL": "debug", "TIMEOUT": "sixty-seconds", "REGION": "eu"})

@@ -14,8 +14,8 @@ from typing import Any, cast
 
 import kopf
 
-from changetrail.k8s_operator import policy_status, snapshots
-from changetrail.k8s_operator.inventory import Consumer, NamespaceInfo
+from changetrail.k8s_operator import policy_status
+from changetrail.k8s_operator.inventory import NamespaceInfo
 from changetrail.k8s_operator.observer import CONFIGMAP, DEPLOYMENT, HPA
 from changetrail.k8s_operator.policies import GROUP, VERSION, Policy, PolicyError, parse_policy
 from changetrail.k8s_operator.runtime import PolicyRef, Runtime
@@ -30,9 +30,8 @@ HPAS = ("autoscaling", "v2", "horizontalpodautoscalers")
 NAMESPACES = ("", "v1", "namespaces")
 CHANGE_POLICIES = (GROUP, VERSION, "changepolicies")
 CLUSTER_CHANGE_POLICIES = (GROUP, VERSION, "clusterchangepolicies")
-# Label keys kept in indices: the ones service mapping reads (never whole label sets).
-_MAPPING_LABELS = ("app.kubernetes.io/part-of", "app.kubernetes.io/name")
 _ANNOTATION_PREFIX = "changetrail.io/"
+WATCHED = {DEPLOYMENT: DEPLOYMENTS, CONFIGMAP: CONFIGMAPS, HPA: HPAS}
 
 
 def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
@@ -58,6 +57,7 @@ async def start(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> Non
     configure_kopf(settings, memo)
     await memo.start()
     memo.spawn(refresh_policy_counts(memo), name="changetrail policy status")
+    memo.spawn(sweep_deletions(memo), name="changetrail deletion sweep")
 
 
 @kopf.on.cleanup(registry=registry)
@@ -83,61 +83,15 @@ def pending(memo: Runtime, **_: Any) -> str:
 # Indices: filled from the initial listings before any event handler runs --------------------
 
 
-def _subset(
-    values: Mapping[str, str], keys: Sequence[str] = (), prefix: str = ""
-) -> dict[str, str]:
-    return {
-        key: value
-        for key, value in values.items()
-        if key in keys or (prefix and key.startswith(prefix))
-    }
+def _prefixed(values: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {key: value for key, value in values.items() if key.startswith(prefix)}
 
 
 @kopf.index(*NAMESPACES, registry=registry)
 def namespace_info(
     name: str, labels: Mapping[str, str], annotations: Mapping[str, str], **_: Any
 ) -> dict[str, NamespaceInfo]:
-    return {name: NamespaceInfo(dict(labels), _subset(annotations, prefix=_ANNOTATION_PREFIX))}
-
-
-@kopf.index(*DEPLOYMENTS, registry=registry)
-def deployment_uids(uid: str, **_: Any) -> dict[str, str]:
-    return {DEPLOYMENT: uid}
-
-
-@kopf.index(*DEPLOYMENTS, registry=registry)
-def configmap_consumers(
-    namespace: str | None,
-    name: str,
-    spec: Mapping[str, Any],
-    labels: Mapping[str, str],
-    annotations: Mapping[str, str],
-    **_: Any,
-) -> dict[tuple[str | None, str], Consumer]:
-    pod_spec = (spec.get("template") or {}).get("spec") or {}
-    consumer = Consumer(
-        kind=DEPLOYMENT,
-        name=name,
-        labels=_subset(labels, _MAPPING_LABELS),
-        annotations=_subset(annotations, prefix=_ANNOTATION_PREFIX),
-    )
-    return {(namespace, cm): consumer for cm in snapshots.referenced_configmaps(pod_spec)}
-
-
-@kopf.index(*CONFIGMAPS, registry=registry)
-def configmap_uids(uid: str, **_: Any) -> dict[str, str]:
-    return {CONFIGMAP: uid}
-
-
-@kopf.index(*HPAS, registry=registry)
-def hpa_uids(uid: str, **_: Any) -> dict[str, str]:
-    return {HPA: uid}
-
-
-@kopf.index(*HPAS, registry=registry)
-def scale_targets(namespace: str | None, body: Mapping[str, Any], **_: Any) -> dict[Any, bool]:
-    target = snapshots.hpa_target(body)
-    return {(namespace, target[0], target[1]): True} if target else {}
+    return {name: NamespaceInfo(dict(labels), _prefixed(annotations, _ANNOTATION_PREFIX))}
 
 
 def _parsed(name: str, namespace: str | None, spec: Mapping[str, Any], meta: Any) -> Policy | str:
@@ -162,12 +116,10 @@ def cluster_change_policies(
 
 
 class KopfInventory:
-    """The observer's view of the cluster, answered from kopf's indices."""
+    """The observer's view of namespaces and policies, answered from kopf's indices."""
 
     def __init__(self, indices: Mapping[str, Any]) -> None:
         self._namespaces: kopf.Index[str, NamespaceInfo] = indices["namespace_info"]
-        self._consumers: kopf.Index[Any, Consumer] = indices["configmap_consumers"]
-        self._targets: kopf.Index[Any, bool] = indices["scale_targets"]
         self._policies = [
             *indices["change_policies"].values(),
             *indices["cluster_change_policies"].values(),
@@ -181,25 +133,12 @@ class KopfInventory:
     def policies(self) -> Sequence[Policy]:
         return [item for store in self._policies for item in store if isinstance(item, Policy)]
 
-    def autoscaled(self, namespace: str | None, kind: str, name: str) -> bool:
-        return (namespace, kind, name) in self._targets
-
-    def consumers(self, namespace: str | None, configmap: str) -> Sequence[Consumer]:
-        return sorted(self._consumers.get((namespace, configmap), []), key=lambda c: c.name)
-
 
 # Events ----------------------------------------------------------------------------------
 
 
 async def _observe(kind: str, event: Mapping[str, Any], memo: Runtime, kwargs: Any) -> None:
     await memo.loaded.wait()
-    memo.sweep_once(
-        {
-            DEPLOYMENT: set(kwargs["deployment_uids"].get(DEPLOYMENT, [])),
-            CONFIGMAP: set(kwargs["configmap_uids"].get(CONFIGMAP, [])),
-            HPA: set(kwargs["hpa_uids"].get(HPA, [])),
-        }
-    )
     memo.observer.observe(kind, event.get("type"), event["object"], KopfInventory(kwargs))
 
 
@@ -312,3 +251,35 @@ async def refresh_policy_counts(memo: Runtime) -> None:
                 logger.warning("Cannot refresh the status of %s: %s", reference, error)
                 continue
             ref.written = counts
+
+
+async def sweep_deletions(memo: Runtime) -> None:
+    """Once the recorded states are loaded, list the watched kinds to find what was deleted.
+
+    A listing of uids of our own, rather than kopf indices: those would hold every handler
+    until each of 10,000s of objects is indexed (see ``workloads``).
+    """
+    from kopf._cogs.clients.fetching import fetch_objs  # kopf has no public list call
+
+    await memo.loaded.wait()
+    namespaces: list[str | None] = list(memo.settings.watch_namespaces) or [None]
+    while True:
+        try:
+            existing: dict[str, set[str]] = {}
+            for kind, (group, version, plural) in WATCHED.items():
+                resource = kopf.Resource(group, version, plural, namespaced=True)
+                uids = existing.setdefault(kind, set())
+                for namespace in namespaces:
+                    async for chunk, _ in fetch_objs(
+                        settings=memo.kopf_settings,
+                        resource=resource,
+                        namespace=cast(Any, namespace),
+                        logger=logger,
+                    ):
+                        uids.update(str(obj["metadata"]["uid"]) for obj in chunk)
+        except Exception as error:  # retried: a missed sweep would miss deletions until restart
+            logger.warning("Cannot list objects to find deletions yet: %s", error)
+            await asyncio.sleep(memo.settings.retry_max_seconds)
+            continue
+        memo.finish_sweep(existing)
+        return

@@ -25,9 +25,11 @@ from changetrail.k8s_operator.api_client import ChangetrailClient, StoredObject
 from changetrail.k8s_operator.changes import ObjectContext
 from changetrail.k8s_operator.hashing import JsonDict, canonical_json, fingerprint
 from changetrail.k8s_operator.inventory import Inventory, StaticInventory
+from changetrail.k8s_operator.managers import changed_by
 from changetrail.k8s_operator.outbox import Delivery, Outbox
 from changetrail.k8s_operator.policies import Policy, effective_policy
 from changetrail.k8s_operator.settings import OperatorSettings
+from changetrail.k8s_operator.workloads import Workloads
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,9 @@ class Observer:
         self.clock = clock
         self.defaults = Policy()  # the settings supply environment and namespaces
         self.records: dict[Key, Record] = {}
+        # The records as loaded at start: the candidates for deletions that happened meanwhile.
+        self.loaded_keys: set[Key] = set()
+        self.workloads = Workloads()
         self.baseline_since: datetime | None = None
         self._pending: dict[str, _Pending] = {}
         # Objects whose changes did not fit in the outbox, with the last state that did.
@@ -146,6 +151,7 @@ class Observer:
                 fingerprint=item.fingerprint,
             )
         self.records = records
+        self.loaded_keys = set(records)
         if self.baseline_since is None:
             self.baseline_since = datetime.now(UTC)
             state = {"since": self.baseline_since.isoformat()}
@@ -168,13 +174,17 @@ class Observer:
     def sweep(self, existing: Mapping[str, Collection[str]]) -> int:
         """Record the deletions that happened while the operator was away.
 
-        ``existing`` maps each watched kind to the uids the initial listing found. Objects of
-        namespaces no longer watched are left alone: absence there proves nothing.
+        ``existing`` maps each watched kind to the uids a listing found after the states were
+        loaded. Only loaded states are candidates: an object first seen after that listing
+        is not in it, yet exists. Objects of namespaces no longer watched are left alone:
+        absence there proves nothing.
         """
         deleted = 0
-        for key, record in list(self.records.items()):
+        candidates, self.loaded_keys = self.loaded_keys, set()
+        for key in candidates:
             kind, uid = key
-            if kind not in existing or uid in existing[kind]:
+            record = self.records.get(key)
+            if record is None or kind not in existing or uid in existing[kind]:
                 continue
             if noise.ignored_namespace(
                 record.namespace, self.settings.watch_namespaces, self.settings.ignore_namespaces
@@ -202,6 +212,7 @@ class Observer:
         )
         if reason is not None:
             return self._ignored(reason)
+        self._track(kind, event_type, uid, body)
         ns_info = inventory.namespace(namespace)
         labels: Mapping[str, str] = meta.get("labels") or {}
         policy = effective_policy(
@@ -271,6 +282,29 @@ class Observer:
     def _ignored(self, reason: str) -> None:
         metrics.EVENTS_IGNORED.labels(reason=reason).inc()
 
+    def _track(self, kind: str, event_type: str | None, uid: str, body: Mapping[str, Any]) -> None:
+        """Keep who uses which ConfigMap and which workloads an HPA scales, policies aside."""
+        meta = _meta(body)
+        namespace, name = meta.get("namespace"), str(meta.get("name"))
+        if kind == DEPLOYMENT:
+            if event_type == "DELETED":
+                self.workloads.forgot_workload(namespace, name)
+                return
+            pod_spec = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
+            self.workloads.saw_workload(
+                kind,
+                namespace,
+                name,
+                meta.get("labels") or {},
+                meta.get("annotations") or {},
+                snapshots.referenced_configmaps(pod_spec),
+            )
+        elif kind == HPA:
+            if event_type == "DELETED":
+                self.workloads.forgot_autoscaler(uid)
+            else:
+                self.workloads.saw_autoscaler(uid, namespace, snapshots.hpa_target(body))
+
     def _snapshot(self, kind: str, body: Mapping[str, Any], policy: Policy) -> JsonDict:
         if kind == DEPLOYMENT:
             return snapshots.deployment_state(body, policy.ignore_paths)
@@ -296,7 +330,7 @@ class Observer:
         consumer_services: list[str] = []
         service_subject = name
         if kind == CONFIGMAP:
-            for consumer in inventory.consumers(namespace, name):
+            for consumer in self.workloads.consumers(namespace, name):
                 consumers.append(f"{consumer.kind}/{consumer.name}")
                 service = mapping.service_name(
                     name=consumer.name,
@@ -354,8 +388,7 @@ class Observer:
         self, kind: str, old: JsonDict, new: JsonDict, ctx: ObjectContext, inventory: Inventory
     ) -> list[ChangeDraft]:
         if kind == DEPLOYMENT:
-            autoscaled = inventory.autoscaled(ctx.namespace, kind, ctx.name)
-            return changes.deployment_changes(old, new, ctx, autoscaled=autoscaled)
+            return changes.deployment_changes(old, new, ctx, autoscaled=self._autoscaled(ctx))
         if kind == CONFIGMAP:
             return changes.configmap_changes(old, new, ctx)
         drafts = changes.hpa_spec_changes(old, new, ctx)
@@ -366,6 +399,16 @@ class Observer:
             )
             drafts.append(changes.autoscale_change(pending, new["spec"].get("target"), ctx))
         return drafts
+
+    def _autoscaled(self, ctx: ObjectContext) -> bool:
+        if self.workloads.autoscaled(ctx.namespace, DEPLOYMENT, ctx.name):
+            return True
+        # At start the HPA may not have been seen yet; the HPA controller writes replicas
+        # through the scale subresource as the controller manager, which gives it away.
+        if ctx.body is None:
+            return False
+        author, _ = changed_by(ctx.body, [("spec", "replicas")])
+        return author == "kube-controller-manager"
 
     def _coalesce(
         self,

@@ -71,7 +71,7 @@ class Runtime:
     outbox: Outbox = field(init=False)
     observer: Observer = field(init=False)
     loaded: asyncio.Event = field(init=False, default_factory=asyncio.Event)
-    swept: bool = field(init=False, default=False)
+    swept: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     policies: dict[str, PolicyRef] = field(init=False, default_factory=dict)
     kopf_settings: Any = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
@@ -140,11 +140,9 @@ class Runtime:
             await asyncio.sleep(interval)
             self.observer.tick()
 
-    def sweep_once(self, existing: Mapping[str, Collection[str]]) -> None:
-        """After the first complete listing, record what was deleted while away."""
-        if self.swept:
-            return
-        self.swept = True
+    def finish_sweep(self, existing: Mapping[str, Collection[str]]) -> None:
+        """Record what was deleted while the operator was away, given what exists now."""
         deleted = self.observer.sweep(existing)
         if deleted:
             logger.info("Recorded %d deletions that happened while the operator was away.", deleted)
+        self.swept.set()
