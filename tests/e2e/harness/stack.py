@@ -134,9 +134,10 @@ class Stack:
                 "CHANGETRAIL_WATCH_NAMESPACES": "",
                 "CHANGETRAIL_IGNORE_NAMESPACES": ",".join(IGNORED_NAMESPACES),
                 "CHANGETRAIL_HPA_SETTLE_SECONDS": HPA_SETTLE_SECONDS,
-                # Free ports, so a run never collides with another operator on the machine.
-                "CHANGETRAIL_OPERATOR_HEALTH_PORT": str(free_port()),
-                "CHANGETRAIL_OPERATOR_METRICS_PORT": str(free_port()),
+                # No liveness or metrics listeners: they would bind every interface, and
+                # the suite waits for records, not for probes.
+                "CHANGETRAIL_OPERATOR_HEALTH_PORT": "0",
+                "CHANGETRAIL_OPERATOR_METRICS_PORT": "0",
                 **self.operator_env,
             },
             cwd=self.workdir,
