@@ -38,6 +38,7 @@ e2e: $(STAMP) ## the operator and chart against a real control plane (built once
 
 bench: $(STAMP) ## benchmarks, printed as ratios against a baseline from the same run
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-wrk.sh
 	$(PY) -m bench
 
 image: ## build the container image (needs Docker)

@@ -1,7 +1,7 @@
 """API benchmarks on a real PostgreSQL: ingest against a raw-psycopg ceiling, lists at scale.
 
 Ingest: ``POST /api/v1/changes`` through the real server (uvicorn, one worker) at 32 concurrent
-clients, beside ``bench.baseline_server`` doing the same single-row insert with raw psycopg, both
+connections driven by wrk, beside ``bench.baseline_server`` doing the same single-row insert with raw psycopg, both
 loaded by the same client in the same run. Lists: filtered pages over a large table
 (``BENCH_LIST_ROWS``, default 1,000,000) through the API, beside the same page query run directly
 with psycopg (the page alone, without the API, auth or ``meta.total``).
@@ -9,11 +9,13 @@ with psycopg (the page alone, without the API, auth or ``meta.total``).
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
+import re
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ from tests.support import postgres
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "ak_live_benchmark_admin_key_0123456789"
 CONCURRENCY = 32
-INGEST_REQUESTS = int(os.environ.get("BENCH_INGEST_REQUESTS", "4000"))
+INGEST_SECONDS = int(os.environ.get("BENCH_INGEST_SECONDS", "10"))
 LIST_ROWS = int(os.environ.get("BENCH_LIST_ROWS", "1000000"))
 LIST_ITERATIONS = int(os.environ.get("BENCH_LIST_ITERATIONS", "200"))
 BODY = {
@@ -90,32 +92,50 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def load(base: str, path: str, headers: dict[str, str], requests: int) -> dict[str, float]:
-    latencies: list[float] = []
-    next_index = 0
-    failures = 0
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = [[%s]]
+wrk.headers["Content-Type"] = "application/json"
+%s
+"""
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal next_index, failures
-        while next_index < requests:
-            next_index += 1
-            started = time.perf_counter()
-            response = await client.post(path, json=BODY, headers=headers)
-            latencies.append(time.perf_counter() - started)
-            failures += response.status_code >= 300
 
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{failures} requests failed against {base}{path}")
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": percentile(latencies, 0.5) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-    }
+def _milliseconds(text: str) -> float:
+    for unit in ("us", "ms", "s"):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * _UNITS[unit]
+    raise ValueError(text)
+
+
+def load(base: str, path: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
+    """Drive ``path`` with wrk (C, so the client is never the bottleneck) for ``seconds``."""
+    header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (json.dumps(BODY), header_lines))
+    try:
+        output = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{CONCURRENCY}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                base + path,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    if "Non-2xx or 3xx responses" in output:
+        raise RuntimeError(f"requests failed against {base}{path}:\n{output}")
+    found = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50_ms": _milliseconds(found["50"]), "p99_ms": _milliseconds(found["99"])}
 
 
 def bench_ingest(database_url: str, org_id: str) -> dict[str, dict[str, float]]:
@@ -136,11 +156,11 @@ def bench_ingest(database_url: str, org_id: str) -> dict[str, dict[str, float]]:
         serve(api_cmd, api_env, "/readyz") as api,
     ):
         # Warm both, then alternate rounds so drift on a shared machine hits both alike.
-        asyncio.run(load(baseline, "/ingest", {}, 300))
-        asyncio.run(load(api, "/api/v1/changes", auth, 300))
+        load(baseline, "/ingest", {}, 3)
+        load(api, "/api/v1/changes", auth, 3)
         for _ in range(2):
-            results["baseline"].append(asyncio.run(load(baseline, "/ingest", {}, INGEST_REQUESTS)))
-            results["api"].append(asyncio.run(load(api, "/api/v1/changes", auth, INGEST_REQUESTS)))
+            results["baseline"].append(load(baseline, "/ingest", {}, INGEST_SECONDS))
+            results["api"].append(load(api, "/api/v1/changes", auth, INGEST_SECONDS))
     return {name: max(rounds, key=lambda r: r["rps"]) for name, rounds in results.items()}
 
 
@@ -315,7 +335,9 @@ def main() -> None:
             )
         ingest = bench_ingest(url, org_id)
         base, api = ingest["baseline"], ingest["api"]
-        print(f"  ingest, {CONCURRENCY} concurrent clients, {INGEST_REQUESTS} requests per round")
+        print(
+            f"  ingest, {CONCURRENCY} concurrent connections (wrk), best of 2 x {INGEST_SECONDS} s"
+        )
         print(f"    {'':22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
         print(
             f"    {'raw psycopg baseline':22}{base['rps']:9.0f}{base['p50_ms']:9.1f}"

@@ -1,59 +1,55 @@
-"""The ingest ceiling: the same single-row insert as ``POST /api/v1/changes``, with raw psycopg.
+"""The ingest ceiling: a minimal FastAPI endpoint doing the same single-row insert with raw psycopg.
 
-A bare ASGI callable (no framework, no validation, no auth) over a psycopg connection pool: what
-the database and the HTTP server alone can do, for the API to be measured against.
+Same framework and server as the API, none of its validation, auth, ORM or bookkeeping: what
+the stack itself can do, for ``POST /api/v1/changes`` to be measured against.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-_pool: AsyncConnectionPool | None = None
 ORG_ID = os.environ.get("BASELINE_ORG_ID", "org_bench")
 INSERT = """
-INSERT INTO changes (id, org_id, change_type, summary, source, environment, risk_level, tags,
-                     occurred_at, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO changes (id, org_id, change_type, summary, description, source, commit_sha, branch,
+                     environment, risk_level, changed_by, tags, occurred_at, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
+pool = AsyncConnectionPool(
+    os.environ.get("BASELINE_DATABASE_URL", ""), min_size=10, max_size=20, open=False
+)
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    global _pool
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                url = os.environ["BASELINE_DATABASE_URL"]
-                _pool = AsyncConnectionPool(url, min_size=10, max_size=20, open=False)
-                await _pool.open()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if _pool is not None:
-                    await _pool.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["path"] == "/healthz":
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-        return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    payload = json.loads(body)
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    await pool.open()
+    yield
+    await pool.close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/ingest", status_code=201)
+async def ingest(request: Request) -> JSONResponse:
+    payload: dict[str, Any] = await request.json()
     now = datetime.now(UTC).replace(tzinfo=None)
     change_id = "chg_" + secrets.token_hex(13)
-    assert _pool is not None
-    async with _pool.connection() as connection:
+    async with pool.connection() as connection:
         await connection.execute(
             INSERT,
             (
@@ -61,20 +57,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 ORG_ID,
                 payload.get("change_type", "deployment"),
                 payload["summary"],
+                payload.get("description"),
                 "api",
-                "production",
-                "low",
+                payload.get("commit_sha"),
+                payload.get("branch"),
+                payload.get("environment", "production"),
+                payload.get("risk_level", "low"),
+                payload.get("changed_by"),
                 Jsonb(payload.get("tags", [])),
                 now,
                 now,
             ),
         )
-    out = json.dumps({"data": {"id": change_id}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 201,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": out})
+    return JSONResponse({"data": {"id": change_id}}, status_code=201)

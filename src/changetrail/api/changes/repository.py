@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    TextClause,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail.api.changes.models import Change, ChangeCounter, ChangeTag
@@ -59,45 +72,92 @@ def _insert_change(session: AsyncSession) -> Any:
     return insert(session, Change).on_conflict_do_nothing().returning(Change.id)
 
 
-def _insert_tags(session: AsyncSession) -> Any:
-    return insert(session, ChangeTag)
-
-
-def _bump_counter(session: AsyncSession) -> Any:
-    statement = insert(session, ChangeCounter)
+def _bump_counters(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
+    statement = insert(session, ChangeCounter).values(rows)
     return statement.on_conflict_do_update(
         index_elements=["org_id", "dimension", "value", "shard"],
         set_={"count": ChangeCounter.count + 1},
     )
 
 
-async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Insert unless an idempotency constraint says it exists; True when inserted."""
-    statement = cached_statement(session, _insert_change)
-    inserted = (await session.execute(statement, values)).scalar_one_or_none()
-    return inserted is not None
-
-
-async def insert_tags(
-    session: AsyncSession, org_id: str, change_id: str, tags: Sequence[str]
-) -> None:
-    if tags:
-        await session.execute(
-            cached_statement(session, _insert_tags),
-            [{"change_id": change_id, "tag": t, "org_id": org_id} for t in tags],
-        )
-
-
-async def bump_counters(session: AsyncSession, org_id: str, values: dict[str, Any]) -> None:
+def _counter_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
     keys = [("all", "")] + [
         (d, str(values[d])) for d in COUNTED_DIMENSIONS if values.get(d) is not None
     ]
+    return sorted(keys)  # a fixed order, so concurrent writers cannot deadlock
+
+
+def _record_in_one_statement() -> TextClause:
+    """PostgreSQL: the change, its tags and its counter bumps in one round trip.
+
+    Data-modifying CTEs only run their tag and counter inserts when ``new`` returned a row, so
+    a replayed ``external_id`` touches nothing.
+    """
+    columns = [c.name for c in Change.__table__.columns]
+    types = {c.name: c.type for c in Change.__table__.columns}
+    sql = f"""
+        WITH new AS (
+            INSERT INTO changes ({", ".join(columns)})
+            VALUES ({", ".join(":" + c for c in columns)})
+            ON CONFLICT DO NOTHING
+            RETURNING id
+        ), tagged AS (
+            INSERT INTO change_tags (change_id, tag, org_id)
+            SELECT new.id, t.tag, :org_id FROM new, unnest(CAST(:tag_list AS varchar[])) AS t(tag)
+        ), counted AS (
+            INSERT INTO change_counters (org_id, dimension, value, shard, count)
+            SELECT :org_id, c.dimension, c.value, :shard, 1
+            FROM new, unnest(CAST(:dimensions AS varchar[]), CAST(:dimension_values AS varchar[]))
+                AS c(dimension, value)
+            ON CONFLICT (org_id, dimension, value, shard)
+            DO UPDATE SET count = change_counters.count + 1
+        )
+        SELECT id FROM new
+    """  # noqa: S608 - column names come from the model, values are bound parameters
+    return text(sql).bindparams(
+        *(
+            bindparam(name, type_=types[name])
+            for name in ("tags", "details", "occurred_at", "ended_at", "created_at")
+        ),
+        bindparam("tag_list", type_=ARRAY(String)),
+        bindparam("dimensions", type_=ARRAY(String)),
+        bindparam("dimension_values", type_=ARRAY(String)),
+    )
+
+
+_RECORD_IN_ONE_STATEMENT = _record_in_one_statement()
+
+
+async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequence[str]) -> bool:
+    """Insert a change with its tags and counts unless an idempotency key says it exists.
+
+    True when inserted. Conflicts are resolved by unique constraints (``ON CONFLICT``), so two
+    concurrent posts of one ``external_id`` cannot both insert.
+    """
+    keys = _counter_keys(values)
     shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention, not security
-    rows = [
-        {"org_id": org_id, "dimension": d, "value": v, "shard": shard, "count": 1}
-        for d, v in sorted(keys)  # a fixed order, so concurrent writers cannot deadlock
+    org_id = values["org_id"]
+    if session.get_bind().dialect.name == "postgresql":
+        parameters = {
+            **values,
+            "tag_list": list(tags),
+            "dimensions": [d for d, _ in keys],
+            "dimension_values": [v for _, v in keys],
+            "shard": shard,
+        }
+        result = await session.execute(_RECORD_IN_ONE_STATEMENT, parameters)
+        return result.scalar_one_or_none() is not None
+    inserted = await session.execute(cached_statement(session, _insert_change), values)
+    if inserted.scalar_one_or_none() is None:
+        return False
+    if tags:
+        rows = [{"change_id": values["id"], "tag": t, "org_id": org_id} for t in tags]
+        await session.execute(insert(session, ChangeTag).values(rows))
+    counters = [
+        {"org_id": org_id, "dimension": d, "value": v, "shard": shard, "count": 1} for d, v in keys
     ]
-    await session.execute(cached_statement(session, _bump_counter), rows)
+    await session.execute(_bump_counters(session, counters))
+    return True
 
 
 async def forget_service_counters(session: AsyncSession, org_id: str, service_id: str) -> None:

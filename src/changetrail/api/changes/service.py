@@ -75,9 +75,7 @@ async def record(
         created_at=now,
         idempotency_key=None if payload.external_id else idempotency_key,
     )
-    if await repository.insert_if_new(session, values):
-        await repository.insert_tags(session, org_id, values["id"], payload.tags)
-        await repository.bump_counters(session, org_id, values)
+    if await repository.insert_new(session, values, payload.tags):
         CHANGES_RECORDED.labels(change_type=values["change_type"], source=values["source"]).inc()
         stored = Change(**values)
         return to_out(stored, service_name), True
