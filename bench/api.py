@@ -1,18 +1,19 @@
 """API benchmarks on a real PostgreSQL: ingest against a raw-psycopg ceiling, lists at scale.
 
 Ingest: ``POST /api/v1/changes`` through the real server (uvicorn, one worker) at 32 concurrent
-connections driven by wrk, beside ``bench.baseline_server`` doing the same single-row insert with raw psycopg, both
-loaded by the same client in the same run. Lists: filtered pages over a large table
-(``BENCH_LIST_ROWS``, default 1,000,000) through the API, beside the same page query run directly
-with psycopg (the page alone, without the API, auth or ``meta.total``).
+connections driven by wrk, beside ``bench.baseline_server``, a minimal FastAPI endpoint doing the
+same single-row insert with raw psycopg, both loaded by the same client in the same run.
+Lists: filtered pages over a large table (``BENCH_LIST_ROWS``, default 1,000,000) through the
+API, beside the same page query run directly with psycopg (the page alone, without the API,
+auth or ``meta.total``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import random
+import re
 import subprocess
 import sys
 import tempfile
