@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import time
+import zlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,10 +46,11 @@ Key = tuple[str, str]  # (kind, uid)
 
 
 class Record:
-    """The last recorded state of one object, kept as compact JSON rather than as dicts.
+    """The last recorded state of one object, kept as compressed JSON rather than as dicts.
 
-    Python dicts of short strings cost several times their JSON size; the state is parsed
-    back only when the object's fingerprint changes, which is rare.
+    Python dicts of short strings cost several times their JSON size, and the JSON of a state
+    (hex hashes, repeated keys) deflates to less than half. The state is unpacked only when the
+    object's fingerprint changes, which is rare.
     """
 
     __slots__ = ("_blob", "environment", "fingerprint", "kind", "name", "namespace", "service")
@@ -66,14 +68,14 @@ class Record:
         self.kind = sys.intern(kind)
         self.namespace = sys.intern(namespace) if namespace else None
         self.name = name
-        self._blob = canonical_json(state)
+        self._blob = zlib.compress(canonical_json(state))
         self.fingerprint = fingerprint
         self.service = sys.intern(service) if service else None
         self.environment = sys.intern(environment) if environment else None
 
     @property
     def state(self) -> JsonDict:
-        state: JsonDict = json.loads(self._blob)
+        state: JsonDict = json.loads(zlib.decompress(self._blob))
         return state
 
     @property
