@@ -118,3 +118,14 @@ async def test_a_full_queue_refuses_more(outbox: Outbox, api: FakeApi) -> None:
     offers = [outbox.offer(_delivery(str(n), uid=str(n))) for n in range(4)]
     assert offers == [True, True, True, False]
     assert outbox.full
+
+
+async def test_a_key_without_service_scopes_records_changes_without_services(
+    outbox: Outbox, api: FakeApi
+) -> None:
+    api.script = [_fail(403)]  # GET /api/v1/services
+    outbox.offer(_delivery("one"))
+    await _drained(outbox)
+    [change] = [body for _m, path, body in api.calls if path == "/api/v1/changes"]
+    assert change["summary"] == "one"
+    assert "service_id" not in change

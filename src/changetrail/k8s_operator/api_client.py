@@ -110,13 +110,24 @@ class ChangetrailClient:
         return response.status_code == 201
 
     async def service_id(self, name: str) -> str | None:
-        """The id of the service called ``name``, created on first use when allowed."""
+        """The id of the service called ``name``, created on first use when allowed.
+
+        A key without the services scopes (403) records changes without services rather than
+        holding every change back until the key is replaced.
+        """
         if name in self._service_ids:
             return self._service_ids[name]
-        found = await self._find_service(name)
-        if found is None and self._create_services:
-            response = await self._http_create_service(name)
-            found = response if response is not None else await self._find_service(name)
+        try:
+            found = await self._find_service(name)
+            if found is None and self._create_services:
+                response = await self._http_create_service(name)
+                found = response if response is not None else await self._find_service(name)
+        except RetryableError as error:
+            if error.status != 403:
+                raise
+            logger.warning("The API key may not read or create services; recording without.")
+            self._create_services = False
+            found = None
         # Unknown services stay unknown until restart when creation is off; that is cheaper
         # than asking the API on every change of an unmapped workload.
         self._service_ids[name] = found
