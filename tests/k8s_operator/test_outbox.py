@@ -129,3 +129,39 @@ async def test_a_key_without_service_scopes_records_changes_without_services(
     [change] = [body for _m, path, body in api.calls if path == "/api/v1/changes"]
     assert change["summary"] == "one"
     assert "service_id" not in change
+
+
+async def test_stored_states_are_loaded_page_by_page() -> None:
+    pages = {
+        None: {"data": [_stored_json("u1")], "meta": {"next_after": "c1"}},
+        "c1": {"data": [_stored_json("u2")], "meta": {"next_after": None}},
+    }
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("after")
+        seen.append(after)
+        assert request.url.params["cluster"] == "prod-eu"
+        return httpx.Response(200, json=pages[after])
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://api"
+    ) as http:
+        client = ChangetrailClient(http)
+        loaded = [item.uid async for item in client.list_states("prod-eu")]
+
+    assert loaded == ["u1", "u2"]
+    assert seen == [None, "c1"]
+
+
+def _stored_json(uid: str) -> dict[str, Any]:
+    return {
+        "cluster": "prod-eu",
+        "kind": "ConfigMap",
+        "uid": uid,
+        "namespace": "payments",
+        "name": uid,
+        "fingerprint": "sha256:x",
+        "state": {"data": {}},
+        "updated_at": "2026-01-01T00:00:00.000Z",
+    }
