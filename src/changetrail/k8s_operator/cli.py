@@ -6,13 +6,8 @@ import asyncio
 import logging
 from typing import Annotated
 
-import httpx
-import kopf
 import typer
-from prometheus_client import start_http_server
 
-from changetrail.k8s_operator.handlers import registry
-from changetrail.k8s_operator.runtime import Runtime, count_watch_restarts
 from changetrail.k8s_operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +25,12 @@ def operator(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
     """Watch Deployments, ConfigMaps and HPAs and record their changes."""
+    # kopf and the handlers load only here: importing them costs a second or more, which every
+    # other ``changetrail`` command would otherwise pay.
+    from prometheus_client import start_http_server
+
+    from changetrail.k8s_operator.runtime import count_watch_restarts
+
     settings = OperatorSettings()
     if namespace:
         settings = settings.model_copy(update={"watch_namespaces": list(namespace)})
@@ -47,6 +48,12 @@ def operator(
 
 
 async def _run(settings: OperatorSettings) -> None:
+    import httpx
+    import kopf
+
+    from changetrail.k8s_operator.handlers import registry
+    from changetrail.k8s_operator.runtime import Runtime
+
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     async with httpx.AsyncClient(
         base_url=settings.api_url, headers=headers, timeout=settings.api_timeout
