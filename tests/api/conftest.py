@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,21 @@ def settings_for(database_url: str, **overrides: Any) -> ApiSettings:
         **overrides,
     }
     return ApiSettings(**values)
+
+
+@asynccontextmanager
+async def serving(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """An app with these settings, started, and an admin client for it."""
+    application = create_app(settings, run_migrations=False)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application),
+            base_url="http://changetrail.test",
+            headers=bearer(ADMIN_KEY),
+        ) as http,
+    ):
+        yield http
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
 import psycopg
 
 from changetrail.api import migrate
-from changetrail.api.app import create_app
-from tests.api.conftest import ADMIN_KEY, settings_for
+from tests.api.conftest import serving, settings_for
 from tests.support.postgres import PostgresServer
 
 
@@ -17,15 +15,7 @@ async def test_requests_after_a_database_restart_succeed(postgres_server: Postgr
         connection.execute("CREATE DATABASE ct_restart")
     url = postgres_server.url("ct_restart")
     migrate.upgrade(url)
-    app = create_app(settings_for(url), run_migrations=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://t",
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as client,
-    ):
+    async with serving(settings_for(url)) as client:
         body = {"summary": "before", "external_id": "a"}
         assert (await client.post("/api/v1/changes", json=body)).status_code == 201
         postgres_server.restart()

@@ -8,8 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from changetrail.api.app import create_app
-from tests.api.conftest import ADMIN_KEY, Api, KeyFactory, bearer, settings_for
+from tests.api.conftest import Api, KeyFactory, bearer, serving, settings_for
 from tests.api.test_incidents_factories import alert, notification
 
 LATER = "2026-03-30T15:07:00Z"
@@ -93,18 +92,8 @@ class TestOpening:
         assert body["data"]["incident"]["service_ids"] == [ledger["id"]]
 
     async def test_the_default_label_names_come_from_settings(self, database_url: str) -> None:
-        app = create_app(
-            settings_for(database_url, alertmanager_service_labels="team_service"),
-            run_migrations=False,
-        )
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app),
-                base_url="http://t",
-                headers=bearer(ADMIN_KEY),
-            ) as client,
-        ):
+        settings = settings_for(database_url, alertmanager_service_labels="team_service")
+        async with serving(settings) as client:
             ledger = await Api(client).service("ledger")
             await Api(client).service("checkout")
             receiver = await new_receiver(client)

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from changetrail.api.app import create_app
 from changetrail.api.keys.models import ApiKey
-from tests.api.conftest import ADMIN_KEY, settings_for
+from tests.api.conftest import serving, settings_for
 
 
 async def test_a_key_over_its_rate_gets_429_with_retry_after(database_url: str) -> None:
-    app = create_app(settings_for(database_url, rate_limit_per_minute=3), run_migrations=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://t",
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as client,
-    ):
+    async with serving(settings_for(database_url, rate_limit_per_minute=3)) as client:
         statuses = [(await client.get("/api/v1/changes")).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         limited = await client.get("/api/v1/changes")
@@ -31,8 +21,7 @@ async def test_a_key_over_its_rate_gets_429_with_retry_after(database_url: str) 
 async def test_bootstrap_key_survives_restarts_without_duplicates(
     app: FastAPI, database_url: str
 ) -> None:
-    again = create_app(settings_for(database_url), run_migrations=False)
-    async with again.router.lifespan_context(again):
+    async with serving(settings_for(database_url)):
         pass
     async with app.state.sessionmaker() as session:
         count = (await session.execute(select(func.count()).select_from(ApiKey))).scalar_one()

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from changetrail.api.errors import FieldError
+
 
 def format_utc(value: datetime) -> str:
     value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
@@ -41,3 +43,13 @@ Instant = Annotated[
     BeforeValidator(parse_instant),
     PlainSerializer(format_utc, return_type=str, when_used="json"),
 ]
+
+
+def query_instant(name: str, value: str | None) -> datetime | None:
+    """A date query parameter, or a 422 naming it."""
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise FieldError(name, str(exc)) from None

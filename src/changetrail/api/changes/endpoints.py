@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail.api.auth import Principal, require
 from changetrail.api.changes import service
@@ -12,10 +12,10 @@ from changetrail.api.changes.repository import ChangeFilters
 from changetrail.api.changes.schemas import ChangeCreate, ChangeEnvelope, ChangeListEnvelope
 from changetrail.api.deps import SessionDep
 from changetrail.api.errors import FieldError, NotFoundError
-from changetrail.api.pagination import PageDep
+from changetrail.api.pagination import Page, PageDep
 from changetrail.api.scopes import Scope
 from changetrail.api.services import repository as services_repository
-from changetrail.api.timefmt import parse_instant
+from changetrail.api.timefmt import query_instant
 from changetrail.domain import ChangeType, RiskLevel
 
 router = APIRouter(tags=["changes"])
@@ -35,15 +35,6 @@ _CREATED: dict[int | str, dict[str, Any]] = {
     201: {"description": "Recorded"},
     200: {"description": "Already recorded"},
 }
-
-
-def _instant(name: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise FieldError(name, str(exc)) from None
 
 
 def _filters(
@@ -72,8 +63,8 @@ def _filters(
         change_type=str(change_type) if change_type else None,
         source=source,
         environment=environment,
-        start=_instant("start_date", start_date),
-        end=_instant("end_date", end_date),
+        start=query_instant("start_date", start_date),
+        end=query_instant("end_date", end_date),
         risk_level=str(risk_level) if risk_level else None,
         changed_by=changed_by,
         tags=tuple(dict.fromkeys(tag or ())),
@@ -95,11 +86,7 @@ async def log_change(
     idempotency_key: IdempotencyKey = None,
 ) -> ChangeEnvelope:
     """Log a change (org-level)."""
-    change, created = await service.record(
-        session, principal.org_id, body, idempotency_key=idempotency_key
-    )
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return ChangeEnvelope(data=change)
+    return await _record(session, principal, body, response, idempotency_key)
 
 
 @router.get("/api/v1/changes")
@@ -111,11 +98,7 @@ async def list_changes(
     service_id: Annotated[str | None, Query(max_length=40, description="Filter by service")] = None,
 ) -> ChangeListEnvelope:
     """List changes with filters, newest first."""
-    filters = replace(filters, service_id=service_id)
-    data, total = await service.list_changes(
-        session, principal.org_id, filters, limit=page.limit, offset=page.offset
-    )
-    return ChangeListEnvelope(data=data, meta=page.meta(total))
+    return await _list(session, principal, replace(filters, service_id=service_id), page)
 
 
 @router.get("/api/v1/changes/{change_id}")
@@ -139,11 +122,7 @@ async def log_service_change(
     if body.service_id is not None and body.service_id != service_id:
         raise FieldError("service_id", "differs from the service in the path")
     body = body.model_copy(update={"service_id": service_id})
-    change, created = await service.record(
-        session, principal.org_id, body, idempotency_key=idempotency_key
-    )
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return ChangeEnvelope(data=change)
+    return await _record(session, principal, body, response, idempotency_key)
 
 
 @router.get("/api/v1/services/{service_id}/changes")
@@ -157,7 +136,27 @@ async def list_service_changes(
     """List changes for a service, newest first."""
     if await services_repository.get(session, principal.org_id, service_id) is None:
         raise NotFoundError("service", service_id)
-    filters = replace(filters, service_id=service_id)
+    return await _list(session, principal, replace(filters, service_id=service_id), page)
+
+
+async def _record(
+    session: AsyncSession,
+    principal: Principal,
+    body: ChangeCreate,
+    response: Response,
+    idempotency_key: str | None,
+) -> ChangeEnvelope:
+    change, created = await service.record(
+        session, principal.org_id, body, idempotency_key=idempotency_key
+    )
+    # 201 for a new change, 200 when an idempotency key found the one already recorded.
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return ChangeEnvelope(data=change)
+
+
+async def _list(
+    session: AsyncSession, principal: Principal, filters: ChangeFilters, page: Page
+) -> ChangeListEnvelope:
     data, total = await service.list_changes(
         session, principal.org_id, filters, limit=page.limit, offset=page.offset
     )

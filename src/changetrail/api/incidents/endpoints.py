@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from changetrail.api.auth import Principal, require
 from changetrail.api.deps import SessionDep
-from changetrail.api.errors import FieldError
 from changetrail.api.incidents import service
 from changetrail.api.incidents.repository import IncidentFilters
 from changetrail.api.incidents.schemas import (
@@ -21,7 +20,7 @@ from changetrail.api.incidents.schemas import (
 )
 from changetrail.api.pagination import PageDep
 from changetrail.api.scopes import Scope
-from changetrail.api.timefmt import parse_instant
+from changetrail.api.timefmt import query_instant
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -32,15 +31,6 @@ _CREATED: dict[int | str, dict[str, Any]] = {
     201: {"description": "Recorded"},
     200: {"description": "Already recorded (same source and external_id)"},
 }
-
-
-def _instant(name: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise FieldError(name, str(exc)) from None
 
 
 def _filters(
@@ -66,8 +56,8 @@ def _filters(
         service_id=service_id,
         source=source,
         external_id=external_id,
-        start=_instant("start_date", start_date),
-        end=_instant("end_date", end_date),
+        start=query_instant("start_date", start_date),
+        end=query_instant("end_date", end_date),
     )
 
 
