@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness.changes_api import ChangesApi
+from tests.e2e.harness.changes_api import ChangesApi, RecordsNotReachedError
 from tests.e2e.harness.cluster import Cluster
 from tests.e2e.harness.controlplane import (
     OPERATOR_NAMESPACE,
@@ -137,7 +137,14 @@ def stack(cluster: Cluster, chart: str, api_key: str) -> Iterator[Stack]:
         _running.append(stack)
         try:
             stack.start()
-            wait_until_operator_records(stack.changes, cluster.kubectl)
+            try:
+                wait_until_operator_records(stack.changes, cluster.kubectl)
+            except RecordsNotReachedError as error:
+                assert stack.operator is not None
+                raise RecordsNotReachedError(
+                    f"the operator records nothing: {error}\n"
+                    f"operator log tail:\n{stack.operator.log_tail()}"
+                ) from error
             yield stack
         finally:
             _running.remove(stack)
