@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
+from typing import cast
 
 import typer
 from prometheus_client import REGISTRY
@@ -39,3 +41,18 @@ def test_watch_stream_restarts_reported_by_kopf_are_counted() -> None:
     watching.debug("Starting the watch-stream for deployments.v1.apps cluster-wide.")
 
     assert (restarts("gone"), restarts("inactive")) == (before[0] + 1, before[1] + 1)
+
+
+def test_watch_timeouts_reach_kopf_as_whole_seconds() -> None:
+    # kube-apiserver parses ?timeoutSeconds= as an integer and rejects "300.0" with a 400.
+    import kopf
+
+    from changetrail.k8s_operator.handlers import configure_kopf
+    from changetrail.k8s_operator.runtime import Runtime
+    from changetrail.k8s_operator.settings import OperatorSettings
+
+    kopf_settings = kopf.OperatorSettings()
+    runtime = cast(Runtime, SimpleNamespace(settings=OperatorSettings(), kopf_settings=None))
+    configure_kopf(kopf_settings, runtime)
+    assert isinstance(kopf_settings.watching.server_timeout, int)
+    assert f"{kopf_settings.watching.server_timeout}".isdigit()

@@ -265,6 +265,28 @@ def test_hpa_flapping_within_the_window_is_one_record(
     assert [d.summary.split(" (")[0] for d in drafts(observer)] == ["Autoscale payments/api 3 → 6"]
 
 
+def test_a_new_hpas_first_status_is_its_baseline_not_a_decision(
+    make_observer: ObserverFactory, inventory: StaticInventory, clock: FakeClock
+) -> None:
+    observer = make_observer(hpa_settle_seconds=60)
+    body = hpa(desired=0, last_scale=None)
+    del body["status"]["desiredReplicas"]
+    observer.observe("HorizontalPodAutoscaler", "ADDED", body, inventory)
+    created = len(drafts(observer))
+    clock.advance(5)
+    body = evolve(body, spec_change=False)
+    body["status"]["desiredReplicas"] = 2  # the size it found; lastScaleTime stays unset
+    observer.observe("HorizontalPodAutoscaler", "MODIFIED", body, inventory)
+    clock.advance(5)
+    body = evolve(body, spec_change=False)
+    body["status"].update(desiredReplicas=6, lastScaleTime="2026-01-01T00:05:00Z")
+    observer.observe("HorizontalPodAutoscaler", "MODIFIED", body, inventory)
+    clock.advance(61)
+    observer.tick()
+    decisions = [d.summary.split(" (")[0] for d in drafts(observer)[created:]]
+    assert decisions == ["Autoscale payments/api 2 → 6"]
+
+
 def test_hpa_flap_that_returns_to_the_start_records_nothing(
     make_observer: ObserverFactory, inventory: StaticInventory, clock: FakeClock
 ) -> None:

@@ -42,6 +42,17 @@ def observe(
     )
 
 
+def is_first_report(
+    recorded: int | None, last_scale_before: str | None, last_scale: str | None
+) -> bool:
+    """A new HPA's first status write only reports the size it found.
+
+    Until then the HPA has no desired count (or 0); if ``lastScaleTime`` did not move, the HPA
+    rescaled nothing, so the count is its starting point, not a decision to record.
+    """
+    return not recorded and last_scale == last_scale_before
+
+
 def settled(pending: PendingScale, now: float, window: float) -> bool:
     return now - pending.changed_at >= window
 

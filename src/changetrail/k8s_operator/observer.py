@@ -394,7 +394,13 @@ class Observer:
         if kind == CONFIGMAP:
             return changes.configmap_changes(old, new, ctx)
         drafts = changes.hpa_spec_changes(old, new, ctx)
-        if old.get("desired") != new.get("desired") and new.get("desired") is not None:
+        if (
+            old.get("desired") != new.get("desired")
+            and new.get("desired") is not None
+            and not autoscaling.is_first_report(
+                old.get("desired"), old.get("last_scale"), new.get("last_scale")
+            )
+        ):
             # Only on catch-up paths: live decisions go through the coalescer.
             pending = autoscaling.PendingScale(
                 old.get("desired"), new["desired"], None, new.get("last_scale"), 0.0
@@ -424,6 +430,11 @@ class Observer:
         if record is None:
             return new_state  # the first sight of an HPA is its baseline
         recorded = record.state.get("desired")
+        if autoscaling.is_first_report(
+            recorded, record.state.get("last_scale"), new_state.get("last_scale")
+        ):
+            self._pending.pop(uid, None)
+            return new_state
         held = self._pending.get(uid)
         pending = autoscaling.observe(
             held.scale if held else None,

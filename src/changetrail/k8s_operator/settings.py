@@ -37,7 +37,8 @@ class OperatorSettings(BaseSettings):
     operator_metrics_port: int = Field(default=9090, ge=0, le=65535)
     # Watch requests end on the server after this long and are re-opened by kopf; the client
     # timeout is a little longer, so a connection that silently stops delivering is cut.
-    watch_server_timeout: float = Field(default=300.0, gt=0)
+    # Whole seconds: kopf sends it as ``timeoutSeconds``, which kube-apiserver parses as an integer.
+    watch_server_timeout: int = Field(default=300, gt=0)
     watch_client_timeout: float = Field(default=330.0, gt=0)
     watch_connect_timeout: float = Field(default=30.0, gt=0)
     api_timeout: float = Field(default=10.0, gt=0)
