@@ -57,6 +57,9 @@ def test_changes_while_the_operator_is_down_are_recorded_once_after_restart(
     finally:
         stack.start_operator()
 
+    # The sentinel is a ConfigMap, and kopf lists each kind on its own stream: its record can
+    # come before the Deployment's catch-up. Wait for the count first, then for quiet.
+    records.wait_for_count(len(before) + 2 + len(expected), timeout=120)
     added = added_since(before, records.settled(timeout=120))
     assert sorted(summaries(added)) == sorted(
         [
@@ -83,6 +86,7 @@ def test_changes_during_an_api_outage_arrive_once_when_it_returns(
     finally:
         stack.start_api()
 
+    records.wait_for_count(len(before) + 1 + len(expected), timeout=180)
     added = added_since(before, records.settled(timeout=180))
     assert sorted(summaries(added)) == sorted(
         [f"Deploy {namespace}/api: api:1.0.0 → 1.1.0", *expected]
@@ -100,6 +104,7 @@ def test_watches_recover_after_the_kubernetes_api_server_restarts(
     cluster.control_plane.restart_apiserver()
     expected = _three_changes(kubectl, namespace, "1.1.0", "error")
 
+    records.wait_for_count(len(before) + 1 + len(expected), timeout=180)
     added = added_since(before, records.settled(timeout=180))
     # The re-list after the restart records nothing that had not changed.
     assert sorted(summaries(added)) == sorted(
