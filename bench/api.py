@@ -229,6 +229,17 @@ def load_rows(database_url: str, org_id: str, count: int) -> None:
                 "WHERE org_id = %s GROUP BY org_id",
                 (org_id,),
             )
+            cursor.execute(
+                "INSERT INTO change_counters SELECT org_id, 'tag', tag, 0, count(*) "
+                "FROM change_tags WHERE org_id = %s GROUP BY org_id, tag",
+                (org_id,),
+            )
+            cursor.execute(
+                "INSERT INTO change_counters SELECT org_id, 'day', "
+                "to_char(created_at, 'YYYY-MM-DD'), 0, count(*) FROM changes WHERE org_id = %s "
+                "GROUP BY org_id, to_char(created_at, 'YYYY-MM-DD')",
+                (org_id,),
+            )
             for dimension in ("service_id", "change_type", "environment", "source"):
                 cursor.execute(
                     f"INSERT INTO change_counters SELECT org_id, '{dimension}', {dimension}, 0, "

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
-from changetrail.api.changes.models import Change
+from changetrail.api.changes import repository
+from changetrail.api.changes.models import Change, ChangeCounter
 from tests.api.conftest import Api
 
 
@@ -206,3 +208,43 @@ class TestPagination:
         body = await api.changes(tag="t", limit=2)
         assert body["meta"]["total"] == 3
         assert body["meta"]["has_more"] is True
+
+
+class TestDeepPages:
+    async def test_seeking_by_day_returns_the_same_pages_as_a_plain_offset(
+        self, app: FastAPI, api: Api, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        made: list[tuple[datetime, str]] = []
+        for day in range(5):
+            for minute in range(3):
+                change = await api.change(f"day {day} #{minute}")
+                when = BASE - timedelta(days=day) + timedelta(minutes=minute)
+                await backdate(app, change["id"], when)
+                made.append((when, change["id"]))
+        await rebuild_day_counters(app)
+        expected = [i for _, i in sorted(made, reverse=True)]
+        seeks = 0
+        original = repository._seek_by_day
+
+        async def counting_seek(*args: Any) -> tuple[datetime, int] | None:
+            nonlocal seeks
+            seeks += 1
+            return await original(*args)
+
+        monkeypatch.setattr(repository, "DEEP_OFFSET", 0)
+        monkeypatch.setattr(repository, "_seek_by_day", counting_seek)
+        for offset in range(len(expected) + 1):
+            body = await api.changes(limit=2, offset=offset)
+            assert ids(body) == expected[offset : offset + 2], offset
+            assert body["meta"]["total"] == len(expected)
+        assert seeks == len(expected)  # every offset above 0 took the seek
+
+
+async def rebuild_day_counters(app: FastAPI) -> None:
+    """Backdating moves rows between days; put the day counters where the API would have."""
+    async with app.state.sessionmaker.begin() as session:
+        await session.execute(delete(ChangeCounter).where(ChangeCounter.dimension == "day"))
+        rows = (await session.execute(select(Change.org_id, Change.created_at))).all()
+        per_day = Counter((org, when.date().isoformat()) for org, when in rows)
+        for (org, day), count in per_day.items():
+            session.add(ChangeCounter(org_id=org, dimension="day", value=day, shard=0, count=count))

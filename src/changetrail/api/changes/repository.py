@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -58,9 +58,10 @@ class ChangeFilters:
             self.q,
             self.external_id,
         )
-        if any(v is not None for v in uncounted) or self.tags:
+        if any(v is not None for v in uncounted):
             return None
         used = [(d, getattr(self, d)) for d in COUNTED_DIMENSIONS if getattr(self, d) is not None]
+        used += [("tag", tag) for tag in self.tags]
         if not used:
             return ("all", "")
         if len(used) == 1:
@@ -80,10 +81,11 @@ def _bump_counters(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
     )
 
 
-def _counter_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
-    keys = [("all", "")] + [
-        (d, str(values[d])) for d in COUNTED_DIMENSIONS if values.get(d) is not None
-    ]
+def _counter_keys(values: dict[str, Any], tags: Sequence[str]) -> list[tuple[str, str]]:
+    """The counters one new change bumps: all, each counted column, each tag, its UTC day."""
+    keys = [("all", ""), ("day", values["created_at"].date().isoformat())]
+    keys += [(d, str(values[d])) for d in COUNTED_DIMENSIONS if values.get(d) is not None]
+    keys += [("tag", tag) for tag in tags]
     return sorted(keys)  # a fixed order, so concurrent writers cannot deadlock
 
 
@@ -134,7 +136,7 @@ async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequen
     True when inserted. Conflicts are resolved by unique constraints (``ON CONFLICT``), so two
     concurrent posts of one ``external_id`` cannot both insert.
     """
-    keys = _counter_keys(values)
+    keys = _counter_keys(values, tags)
     shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention, not security
     org_id = values["org_id"]
     if session.get_bind().dialect.name == "postgresql":
@@ -257,15 +259,55 @@ async def count(session: AsyncSession, org_id: str, filters: ChangeFilters) -> i
     return int((await session.execute(statement)).scalar_one())
 
 
+# Offsets below this are cheap to skip; above it an unfiltered list seeks by day first.
+DEEP_OFFSET = 2000
+
+
+async def _seek_by_day(
+    session: AsyncSession, org_id: str, offset: int
+) -> tuple[datetime, int] | None:
+    """For an unfiltered newest-first list: the UTC day the offset falls in, via day counters.
+
+    Returns (end of that day, offset within it): every change created on a later day comes
+    before it, so the page is the rows before that instant at the remaining offset. Skipping
+    then costs one day's rows at most instead of ``offset`` rows. None when the counters do
+    not add up to the total (rows that predate them), so callers fall back to a plain offset.
+    """
+    per_day = (
+        await session.execute(
+            select(ChangeCounter.value, func.sum(ChangeCounter.count))
+            .where(ChangeCounter.org_id == org_id, ChangeCounter.dimension == "day")
+            .group_by(ChangeCounter.value)
+            .order_by(ChangeCounter.value.desc())
+        )
+    ).all()
+    total = await count(session, org_id, ChangeFilters())
+    if sum(int(n) for _, n in per_day) != total:
+        return None
+    skipped = 0
+    for day, day_count in per_day:
+        if skipped + int(day_count) > offset:
+            end = datetime.fromisoformat(str(day)) + timedelta(days=1)
+            return end, offset - skipped
+        skipped += int(day_count)
+    return None  # past the end: the plain query returns an empty page just as cheaply
+
+
 async def page(
     session: AsyncSession, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
 ) -> list[tuple[Change, str | None]]:
     sort_column = Change.occurred_at if filters.sort == "occurred_at" else Change.created_at
+    conditions = _conditions(org_id, filters)
+    if offset > DEEP_OFFSET and filters == ChangeFilters():
+        seek = await _seek_by_day(session, org_id, offset)
+        if seek is not None:
+            conditions.append(Change.created_at < seek[0])
+            offset = seek[1]
     # Deferred join: walk the (narrow) index to find the page's ids, then fetch only those rows.
     # Skipping deep offsets then touches index entries, not whole rows.
     ids = (
         select(Change.id, sort_column.label("sort_key"))
-        .where(*_conditions(org_id, filters))
+        .where(*conditions)
         .order_by(sort_column.desc(), Change.id.desc())
         .limit(limit)
         .offset(offset)
