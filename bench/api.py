@@ -240,13 +240,13 @@ def load_rows(database_url: str, org_id: str, count: int) -> None:
                 "GROUP BY org_id, to_char(created_at, 'YYYY-MM-DD')",
                 (org_id,),
             )
-            for dimension in ("service_id", "change_type", "environment", "source"):
-                cursor.execute(
-                    f"INSERT INTO change_counters SELECT org_id, '{dimension}', {dimension}, 0, "
-                    f"count(*) FROM changes WHERE org_id = %s AND {dimension} IS NOT NULL "
-                    f"GROUP BY org_id, {dimension}",
-                    (org_id,),
-                )
+            cursor.execute("DELETE FROM change_combo_counters WHERE org_id = %s", (org_id,))
+            cursor.execute(
+                "INSERT INTO change_combo_counters SELECT org_id, coalesce(service_id, ''), "
+                "change_type, environment, source, 0, count(*) FROM changes WHERE org_id = %s "
+                "GROUP BY org_id, coalesce(service_id, ''), change_type, environment, source",
+                (org_id,),
+            )
         connection.commit()
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
@@ -367,6 +367,7 @@ def main() -> None:
         with psycopg.connect(url) as connection:
             connection.execute("DELETE FROM changes")
             connection.execute("DELETE FROM change_counters")
+            connection.execute("DELETE FROM change_combo_counters")
         load_rows(url, org_id, LIST_ROWS)
         print(f"  lists over {LIST_ROWS:,} changes, {LIST_ITERATIONS} requests per case")
         print(

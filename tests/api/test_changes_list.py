@@ -134,6 +134,40 @@ class TestFilters:
         assert ids(body) == [timeline[n] for n in expected]
         assert body["meta"]["total"] == len(expected)
 
+    @pytest.mark.parametrize(
+        ("params", "total"),
+        [
+            ({}, 5),
+            ({"source": "kubernetes"}, 2),
+            ({"environment": "staging"}, 2),
+            ({"change_type": "scaling", "environment": "staging"}, 1),
+            ({"environment": "production", "source": "kubernetes"}, 1),
+            ({"environment": "production", "change_type": "deployment"}, 1),
+            ({"tag": "billing"}, 3),
+            ({"tag": ["billing", "release"]}, 2),
+            ({"tag": "billing", "environment": "staging"}, 1),
+        ],
+    )
+    async def test_totals_are_exact_when_the_page_is_smaller(
+        self, api: Api, timeline: dict[str, str], params: dict[str, Any], total: int
+    ) -> None:
+        body = await api.changes(limit=1, **params)
+        assert body["meta"]["total"] == total
+        assert body["meta"]["has_more"] is (total > 1)
+
+    async def test_service_totals_follow_the_service_filter_and_deletion(
+        self, client: httpx.AsyncClient, api: Api, timeline: dict[str, str]
+    ) -> None:
+        service = timeline["service"]
+        assert (await api.changes(limit=1, service_id=service))["meta"]["total"] == 2
+        assert (await api.changes(limit=1, service_id=service, change_type="rollback"))["meta"][
+            "total"
+        ] == 1
+        await client.delete(f"/api/v1/services/{service}")
+        assert (await api.changes(limit=1, service_id=service))["meta"]["total"] == 0
+        assert (await api.changes(limit=1, change_type="rollback"))["meta"]["total"] == 1
+        assert (await api.changes(limit=1))["meta"]["total"] == 5
+
     async def test_service_filter_on_org_endpoint(self, api: Api, timeline: dict[str, str]) -> None:
         body = await api.changes(service_id=timeline["service"])
         assert ids(body) == [timeline["h2"], timeline["h0"]]

@@ -65,11 +65,12 @@ class ChangeTag(Base):
 
 
 class ChangeCounter(Base):
-    """Exact change counts per organisation and per single-column filter.
+    """Exact change counts per organisation, per tag and per UTC day.
 
-    ``meta.total`` of an unfiltered or single-filter list is a sum over a few rows instead of a
-    ``count(*)`` over millions. Each insert bumps one of ``SHARDS`` rows per key, chosen at random,
-    so concurrent writers rarely wait on the same row lock.
+    ``meta.total`` of an unfiltered or single-tag list is a sum over a few rows instead of a
+    ``count(*)`` over millions; day counts let deep pages seek. Each insert bumps one of
+    ``COUNTER_SHARDS`` rows per key, chosen at random, so concurrent writers rarely wait on the
+    same row lock.
     """
 
     __tablename__ = "change_counters"
@@ -77,5 +78,23 @@ class ChangeCounter(Base):
     org_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChangeComboCounter(Base):
+    """Exact change counts per combination of service, type, environment and source.
+
+    Any list narrowed by equality on some of these four columns sums the matching rows here
+    (a few per combination in use) instead of counting changes. Sharded like ChangeCounter.
+    """
+
+    __tablename__ = "change_combo_counters"
+
+    org_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "" for none
+    change_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
     shard: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)

@@ -24,13 +24,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from changetrail.api.changes.models import Change, ChangeCounter, ChangeTag
+from changetrail.api.changes.models import Change, ChangeComboCounter, ChangeCounter, ChangeTag
 from changetrail.api.services.models import Service
 from changetrail.api.upsert import cached_statement, insert
 
 COUNTER_SHARDS = 8
-# The columns whose single-value filters have exact counters (see ChangeCounter).
-COUNTED_DIMENSIONS = ("service_id", "change_type", "environment", "source")
+# The columns whose equality filters have exact counters (see ChangeComboCounter).
+COUNTED_COLUMNS = ("service_id", "change_type", "environment", "source")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +48,12 @@ class ChangeFilters:
     external_id: str | None = None
     sort: str = "created_at"
 
-    def counted_dimension(self) -> tuple[str, str] | None:
-        """The one counted column this filter narrows by, ("all", "") for none; None otherwise."""
+    def counter(self) -> tuple[str, dict[str, str]] | None:
+        """Where an exact total for this filter can be summed instead of counted, if anywhere.
+
+        ("all", {}) unfiltered, ("tag", {"tag": t}) for one tag alone, ("combo", columns) for
+        equality on some of service, type, environment and source; None otherwise.
+        """
         uncounted = (
             self.start,
             self.end,
@@ -60,13 +64,10 @@ class ChangeFilters:
         )
         if any(v is not None for v in uncounted):
             return None
-        used = [(d, getattr(self, d)) for d in COUNTED_DIMENSIONS if getattr(self, d) is not None]
-        used += [("tag", tag) for tag in self.tags]
-        if not used:
-            return ("all", "")
-        if len(used) == 1:
-            return used[0]
-        return None
+        columns = {c: getattr(self, c) for c in COUNTED_COLUMNS if getattr(self, c) is not None}
+        if self.tags:
+            return ("tag", {"tag": self.tags[0]}) if len(self.tags) == 1 and not columns else None
+        return ("combo", columns) if columns else ("all", {})
 
 
 def _insert_change(session: AsyncSession) -> Any:
@@ -81,10 +82,17 @@ def _bump_counters(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
     )
 
 
+def _bump_combo(session: AsyncSession) -> Any:
+    statement = insert(session, ChangeComboCounter)
+    return statement.on_conflict_do_update(
+        index_elements=[*COUNTED_COLUMNS, "org_id", "shard"],
+        set_={"count": ChangeComboCounter.count + 1},
+    )
+
+
 def _counter_keys(values: dict[str, Any], tags: Sequence[str]) -> list[tuple[str, str]]:
-    """The counters one new change bumps: all, each counted column, each tag, its UTC day."""
+    """The counters one new change bumps: all, its UTC day, each tag."""
     keys = [("all", ""), ("day", values["created_at"].date().isoformat())]
-    keys += [(d, str(values[d])) for d in COUNTED_DIMENSIONS if values.get(d) is not None]
     keys += [("tag", tag) for tag in tags]
     return sorted(keys)  # a fixed order, so concurrent writers cannot deadlock
 
@@ -113,6 +121,14 @@ def _record_in_one_statement() -> TextClause:
                 AS c(dimension, value)
             ON CONFLICT (org_id, dimension, value, shard)
             DO UPDATE SET count = change_counters.count + 1
+        ), combined AS (
+            INSERT INTO change_combo_counters
+                (org_id, service_id, change_type, environment, source, shard, count)
+            SELECT :org_id, coalesce(:service_id, ''), :change_type, :environment, :source,
+                   :shard, 1
+            FROM new
+            ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
+            DO UPDATE SET count = change_combo_counters.count + 1
         )
         SELECT id FROM new
     """  # noqa: S608 - column names come from the model, values are bound parameters
@@ -159,17 +175,45 @@ async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequen
         {"org_id": org_id, "dimension": d, "value": v, "shard": shard, "count": 1} for d, v in keys
     ]
     await session.execute(_bump_counters(session, counters))
+    combo = {c: values[c] or "" for c in COUNTED_COLUMNS}
+    await session.execute(
+        cached_statement(session, _bump_combo),
+        {**combo, "org_id": org_id, "shard": shard, "count": 1},
+    )
     return True
 
 
 async def forget_service_counters(session: AsyncSession, org_id: str, service_id: str) -> None:
-    await session.execute(
-        delete(ChangeCounter).where(
-            ChangeCounter.org_id == org_id,
-            ChangeCounter.dimension == "service_id",
-            ChangeCounter.value == service_id,
+    """A deleted service's changes keep no service: move its counts to the no-service rows."""
+    rows = (
+        await session.execute(
+            delete(ChangeComboCounter)
+            .where(ChangeComboCounter.org_id == org_id, ChangeComboCounter.service_id == service_id)
+            .returning(
+                ChangeComboCounter.change_type,
+                ChangeComboCounter.environment,
+                ChangeComboCounter.source,
+                ChangeComboCounter.shard,
+                ChangeComboCounter.count,
+            )
         )
-    )
+    ).all()
+    for change_type, environment, source, shard, moved in rows:
+        statement = insert(session, ChangeComboCounter).values(
+            org_id=org_id,
+            service_id="",
+            change_type=change_type,
+            environment=environment,
+            source=source,
+            shard=shard,
+            count=moved,
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[*COUNTED_COLUMNS, "org_id", "shard"],
+                set_={"count": ChangeComboCounter.count + moved},
+            )
+        )
 
 
 async def find_existing(
@@ -247,15 +291,21 @@ def _conditions(org_id: str, filters: ChangeFilters) -> list[ColumnElement[bool]
 
 
 async def count(session: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
-    dimension = filters.counted_dimension()
-    if dimension is not None:
-        statement = select(func.coalesce(func.sum(ChangeCounter.count), 0)).where(
-            ChangeCounter.org_id == org_id,
-            ChangeCounter.dimension == dimension[0],
-            ChangeCounter.value == dimension[1],
+    counter = filters.counter()
+    statement: Any
+    if counter is None:
+        statement = select(func.count()).select_from(Change).where(*_conditions(org_id, filters))
+    elif counter[0] == "combo":
+        statement = select(func.coalesce(func.sum(ChangeComboCounter.count), 0)).where(
+            ChangeComboCounter.org_id == org_id,
+            *(getattr(ChangeComboCounter, c) == v for c, v in counter[1].items()),
         )
     else:
-        statement = select(func.count()).select_from(Change).where(*_conditions(org_id, filters))
+        statement = select(func.coalesce(func.sum(ChangeCounter.count), 0)).where(
+            ChangeCounter.org_id == org_id,
+            ChangeCounter.dimension == counter[0],
+            ChangeCounter.value == counter[1].get("tag", ""),
+        )
     return int((await session.execute(statement)).scalar_one())
 
 
