@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,7 +52,9 @@ ObserverFactory = Callable[..., Observer]
 
 
 @pytest.fixture
-def make_observer(idle_http: httpx.AsyncClient, clock: FakeClock) -> ObserverFactory:
+def make_observer(idle_http: httpx.AsyncClient, clock: FakeClock) -> Iterator[ObserverFactory]:
+    made: list[Observer] = []
+
     def make(**overrides: Any) -> Observer:
         capacity = int(overrides.pop("queue_max", 1000))
         settings = OperatorSettings.model_validate(
@@ -62,9 +64,12 @@ def make_observer(idle_http: httpx.AsyncClient, clock: FakeClock) -> ObserverFac
         observer = Observer(settings, outbox, clock=clock)
         # As if the operator had first started long before any object in these tests.
         observer.baseline_since = datetime(2026, 6, 1, tzinfo=UTC)
+        made.append(observer)
         return observer
 
-    return make
+    yield make
+    for observer in made:
+        observer.close()
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import kmock
-import kopf
 
 from changetrail.api.app import create_app
-from changetrail.k8s_operator.handlers import registry
+from changetrail.k8s_operator.handlers import run
+from changetrail.k8s_operator.memories import ObserverMemories
 from changetrail.k8s_operator.runtime import Runtime
 from changetrail.k8s_operator.settings import OperatorSettings
 from changetrail.settings import ApiSettings
@@ -146,6 +146,7 @@ def operator_settings(**overrides: Any) -> OperatorSettings:
         "retry_base_seconds": 0.01,
         "retry_max_seconds": 0.05,
         "policy_status_interval": 0.1,
+        "startup_load_wait_seconds": 0.2,
         **overrides,
     }
     return OperatorSettings.model_validate(values)
@@ -158,6 +159,7 @@ async def running_operator(
     settings: OperatorSettings | None = None,
     *,
     wait_loaded: bool = True,
+    memories: ObserverMemories | None = None,
 ) -> AsyncIterator[Runtime]:
     runtime = Runtime(
         settings=settings or operator_settings(), http=http, kube_server=str(emulator.url)
@@ -165,10 +167,9 @@ async def running_operator(
     stop = asyncio.Event()
     ready = asyncio.Event()
     task = asyncio.create_task(
-        kopf.operator(
-            registry=registry,
-            memo=runtime,
-            standalone=True,
+        run(
+            runtime,
+            memories,
             clusterwide=True,
             stop_flag=stop,
             ready_flag=ready,

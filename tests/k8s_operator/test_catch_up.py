@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from changetrail.k8s_operator.inventory import StaticInventory
-from changetrail.k8s_operator.observer import Observer, Record
+from changetrail.k8s_operator.observer import Observer
 from changetrail.k8s_operator.policies import parse_policy
+from changetrail.k8s_operator.records import Record
 from tests.k8s_operator.conftest import ObserverFactory, drafts, summaries
 from tests.k8s_operator.factories import configmap, deployment, evolve, hpa, with_image
 
@@ -14,10 +15,12 @@ from tests.k8s_operator.factories import configmap, deployment, evolve, hpa, wit
 def _restarted(before: Observer, make_observer: ObserverFactory) -> Observer:
     """A fresh observer that loaded what ``before`` had stored."""
     after = make_observer()
-    after.records = {
-        key: Record(r.kind, r.namespace, r.name, r.state, r.fingerprint)
-        for key, r in before.records.items()
-    }
+    after.records.update(
+        {
+            key: Record(r.kind, r.namespace, r.name, r.state, r.fingerprint)
+            for key, r in before.records.items()
+        }
+    )
     after.loaded_keys = set(after.records)
     return after
 
@@ -30,7 +33,7 @@ def test_change_made_while_away_is_recorded_once_with_the_live_external_id(
     v2 = with_image(v1, "registry.example.com/api:1.5.0")
 
     live = make_observer()
-    live.records = dict(observer.records)
+    live.records.update(observer.records)
     live.observe("Deployment", "MODIFIED", v2, inventory)
 
     restarted = _restarted(observer, make_observer)

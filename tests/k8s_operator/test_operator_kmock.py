@@ -12,6 +12,8 @@ import kmock
 import pytest
 from prometheus_client import REGISTRY
 
+from changetrail.k8s_operator.handlers import WATCHED
+from changetrail.k8s_operator.memories import ObserverMemories
 from tests.k8s_operator.factories import JsonDict, configmap, deployment, hpa
 from tests.k8s_operator.harness import (
     Api,
@@ -446,3 +448,27 @@ async def test_events_wait_while_the_api_is_down_at_start(world: World) -> None:
         await synced(runtime, 1)
         await world.cluster.patch("configmaps", "payments", "api-config", {"data": {"A": "3"}})
         assert await _summaries(world.api, 1) == ["Config payments/api-config: 1 key changed (A)"]
+
+
+async def test_kopf_remembers_nothing_per_watched_object(world: World) -> None:
+    for index in range(20):
+        await world.cluster.create("configmaps", configmap(f"cfg-{index}", data={"A": "1"}))
+    await world.cluster.create("deployments", deployment())
+    await world.cluster.create(
+        "clusterchangepolicies",
+        {
+            "apiVersion": "changetrail.io/v1alpha1",
+            "kind": "ClusterChangePolicy",
+            "metadata": {"name": "all", "generation": 1},
+            "spec": {},
+        },
+    )
+    memories = ObserverMemories(WATCHED.keys())
+    async with running_operator(world.emulator, world.api.http, memories=memories) as runtime:
+        await synced(runtime, 21)
+        await world.cluster.patch("configmaps", "payments", "cfg-3", {"data": {"A": "2"}})
+        await eventually(lambda: recorded(world.api.http))
+        await eventually(lambda: _status(world, "clusterchangepolicies", None, "all"))
+        # The namespace and the policy are indexed and patched: kopf keeps their memory.
+        # The 21 watched objects, handled and recorded, leave none behind.
+        assert len(memories) == 2

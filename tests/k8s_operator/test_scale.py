@@ -85,4 +85,5 @@ def test_kept_state_is_far_smaller_than_the_watched_objects(
     assert len(observer.records) == DEPLOYMENTS + CONFIGMAPS
     ratio = kept_bytes / raw_bytes
     print(f"raw JSON {raw_bytes / 1e6:.1f} MB, kept {kept_bytes / 1e6:.1f} MB, ratio {ratio:.2f}")
-    assert ratio < 0.5
+    # States live on disk (see ``records``); memory holds a uid and a fingerprint per object.
+    assert ratio < 0.25

@@ -49,9 +49,8 @@ def operator(
 
 async def _run(settings: OperatorSettings) -> None:
     import httpx
-    import kopf
 
-    from changetrail.k8s_operator.handlers import registry
+    from changetrail.k8s_operator.handlers import run
     from changetrail.k8s_operator.runtime import Runtime
 
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
@@ -66,10 +65,8 @@ async def _run(settings: OperatorSettings) -> None:
         )
         # Namespaced watching keeps to the namespaces named; kopf watches the cluster-scoped
         # kinds (namespaces, cluster policies) cluster-wide either way.
-        await kopf.operator(
-            registry=registry,
-            memo=runtime,
-            standalone=True,
+        await run(
+            runtime,
             clusterwide=not settings.watch_namespaces,
             namespaces=settings.watch_namespaces,
             liveness_endpoint=liveness,

@@ -8,6 +8,7 @@ ChangePolicy and ClusterChangePolicy objects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -16,6 +17,7 @@ import kopf
 
 from changetrail.k8s_operator import policy_status
 from changetrail.k8s_operator.inventory import NamespaceInfo
+from changetrail.k8s_operator.memories import ObserverMemories
 from changetrail.k8s_operator.observer import CONFIGMAP, DEPLOYMENT, HPA
 from changetrail.k8s_operator.policies import GROUP, VERSION, Policy, PolicyError, parse_policy
 from changetrail.k8s_operator.runtime import PolicyRef, Runtime
@@ -49,13 +51,34 @@ def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
     # Lists, discovery and status patches are short requests; watches use the timeouts above.
     settings.networking.request_timeout = 60.0
     settings.watching.chunk_size = 500  # list 10,000 ConfigMaps without one huge response
+    # A per-object worker holds its last event's body while it idles. Handling an event here
+    # takes well under a millisecond, so idle workers exit soon: a listing of 10,000 objects
+    # must not keep 10,000 bodies alive for kopf's default of five seconds.
+    settings.queueing.idle_timeout = 0.5
     runtime.kopf_settings = settings
+
+
+async def run(runtime: Runtime, memories: ObserverMemories | None = None, **options: Any) -> None:
+    """Run kopf with the changetrail handlers until it stops; ``options`` go to kopf."""
+    await kopf.operator(
+        registry=registry,
+        memo=runtime,
+        memories=memories if memories is not None else ObserverMemories(WATCHED.keys()),
+        standalone=True,
+        **options,
+    )
 
 
 @kopf.on.startup(registry=registry)
 async def start(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> None:
     configure_kopf(settings, memo)
     await memo.start()
+    # kopf starts watching once startup is over. Given the recorded states first, the initial
+    # listing is handled as it arrives instead of piling up one waiting worker (and body) per
+    # object. Bounded, because kopf serves the liveness probe only after startup too: with the
+    # API down, events wait in the handlers instead (see ``_observe``).
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(memo.loaded.wait(), memo.settings.startup_load_wait_seconds)
     memo.spawn(refresh_policy_counts(memo), name="changetrail policy status")
     memo.spawn(sweep_deletions(memo), name="changetrail deletion sweep")
 

@@ -1,20 +1,18 @@
 """The operator's core: from watch events to changes to record and states to remember.
 
 The observer keeps one compact state per recorded object (see ``snapshots``), loaded from the
-API's state store at start. Each event is snapshotted and compared with that state by
-fingerprint: equal means noise (status writes, metadata churn, resyncs, re-lists) and nothing
-happens; different means the states are diffed, the changes classified, and both the changes
-and the new state handed to the outbox. Because the comparison is always with the last
+API's state store at start into ``Records`` (fingerprints in memory, states on local disk).
+Each event is snapshotted and compared with that state by fingerprint: equal means noise
+(status writes, metadata churn, resyncs, re-lists) and nothing happens; different means the
+states are diffed, the changes classified, and both the changes and the new state handed to
+the outbox. Because the comparison is always with the last
 recorded state, a restart or a re-list records exactly what changed in between.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import time
-import zlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,11 +22,12 @@ from changetrail.domain import ChangeDraft
 from changetrail.k8s_operator import autoscaling, changes, mapping, metrics, noise, snapshots
 from changetrail.k8s_operator.api_client import ChangetrailClient, StoredObject
 from changetrail.k8s_operator.changes import ObjectContext
-from changetrail.k8s_operator.hashing import JsonDict, canonical_json, fingerprint
+from changetrail.k8s_operator.hashing import JsonDict, fingerprint
 from changetrail.k8s_operator.inventory import Inventory, StaticInventory
 from changetrail.k8s_operator.managers import changed_by
 from changetrail.k8s_operator.outbox import Delivery, Outbox
 from changetrail.k8s_operator.policies import Policy, effective_policy
+from changetrail.k8s_operator.records import Key, Record, Records
 from changetrail.k8s_operator.settings import OperatorSettings
 from changetrail.k8s_operator.workloads import Workloads
 
@@ -41,46 +40,6 @@ HPA = "HorizontalPodAutoscaler"
 # object: objects created after it that have no state were created while it was away.
 BASELINE_KIND = "changetrail.io/Baseline"
 BASELINE_UID = "baseline"
-
-Key = tuple[str, str]  # (kind, uid)
-
-
-class Record:
-    """The last recorded state of one object, kept as compressed JSON rather than as dicts.
-
-    Python dicts of short strings cost several times their JSON size, and the JSON of a state
-    (hex hashes, repeated keys) deflates to less than half. The state is unpacked only when the
-    object's fingerprint changes, which is rare.
-    """
-
-    __slots__ = ("_blob", "environment", "fingerprint", "kind", "name", "namespace", "service")
-
-    def __init__(
-        self,
-        kind: str,
-        namespace: str | None,
-        name: str,
-        state: JsonDict,
-        fingerprint: str,
-        service: str | None = None,
-        environment: str | None = None,
-    ) -> None:
-        self.kind = sys.intern(kind)
-        self.namespace = sys.intern(namespace) if namespace else None
-        self.name = name
-        self._blob = zlib.compress(canonical_json(state))
-        self.fingerprint = fingerprint
-        self.service = sys.intern(service) if service else None
-        self.environment = sys.intern(environment) if environment else None
-
-    @property
-    def state(self) -> JsonDict:
-        state: JsonDict = json.loads(zlib.decompress(self._blob))
-        return state
-
-    @property
-    def size(self) -> int:
-        return len(self._blob)
 
 
 @dataclass(slots=True)
@@ -123,7 +82,7 @@ class Observer:
         self.outbox = outbox
         self.clock = clock
         self.defaults = Policy()  # the settings supply environment and namespaces
-        self.records: dict[Key, Record] = {}
+        self.records = Records(settings.state_cache_dir)
         # The records as loaded at start: the candidates for deletions that happened meanwhile.
         self.loaded_keys: set[Key] = set()
         self.workloads = Workloads()
@@ -136,24 +95,27 @@ class Observer:
         self.recorded_by_policy: dict[str, int] = {}
         outbox.on_room = self.recover_overflow
 
+    def close(self) -> None:
+        self.records.close()
+
     # Loading and catching up ------------------------------------------------------------
 
     async def load(self, client: ChangetrailClient) -> None:
         """Load the last recorded states of this cluster; a first start sets the baseline."""
-        records: dict[Key, Record] = {}
-        async for item in client.list_states(self.settings.cluster_name):
-            if item.kind == BASELINE_KIND:
-                self.baseline_since = _parse_time(item.state.get("since"))
-                continue
-            records[(item.kind, item.uid)] = Record(
-                kind=item.kind,
-                namespace=item.namespace,
-                name=item.name,
-                state=item.state,
-                fingerprint=item.fingerprint,
-            )
-        self.records = records
-        self.loaded_keys = set(records)
+        self.records.clear()  # a load retried after a failure starts over
+        with self.records.bulk():
+            async for item in client.list_states(self.settings.cluster_name):
+                if item.kind == BASELINE_KIND:
+                    self.baseline_since = _parse_time(item.state.get("since"))
+                    continue
+                self.records[(item.kind, item.uid)] = Record(
+                    kind=item.kind,
+                    namespace=item.namespace,
+                    name=item.name,
+                    state=item.state,
+                    fingerprint=item.fingerprint,
+                )
+        self.loaded_keys = set(self.records)
         if self.baseline_since is None:
             self.baseline_since = datetime.now(UTC)
             state = {"since": self.baseline_since.isoformat()}
@@ -228,9 +190,9 @@ class Observer:
             return self._ignored("policy")
 
         key = (kind, uid)
-        record = self.records.get(key)
         if event_type == "DELETED":
             self.governed.pop(uid, None)
+            record = self.records.get(key)
             if record is None:
                 return self._ignored("unknown")
             return self._forget(key, record, self._context(kind, body, policy, inventory))
@@ -239,14 +201,15 @@ class Observer:
         new_state["rules"] = policy.state_rules()
         if kind == HPA:
             ctx = self._context(kind, body, policy, inventory)
-            new_state = self._coalesce(uid, body, record, new_state, ctx)
+            new_state = self._coalesce(uid, body, self.records.get(key), new_state, ctx)
         new_fingerprint = state_fingerprint(new_state)
-        if record is not None and new_fingerprint == record.fingerprint:
-            # The common case by far (re-lists, status writes): decided by one hash, without
-            # parsing the stored state or resolving services.
+        if self.records.matches(key, new_fingerprint):
+            # The common case by far (re-lists, status writes): decided by one hash in memory,
+            # without reading the stored state or resolving services.
             self._ignored("unchanged" if event_type == "MODIFIED" else "relisted")
             self._settle_due()  # an HPA decision held back may be due already
             return
+        record = self.records.get(key)
         ctx = self._context(kind, body, policy, inventory)
         if kind == DEPLOYMENT:
             old_state = record.state if record is not None else None
@@ -483,8 +446,9 @@ class Observer:
         drafts: list[ChangeDraft],
     ) -> None:
         kind = key[0]
-        previous = self.records.get(key)
-        self.records[key] = Record(
+        # Kept only for a queue overflow with changes, which re-diffs from before them.
+        previous = self.records.get(key) if drafts else None
+        record = Record(
             kind=kind,
             namespace=ctx.namespace,
             name=ctx.name,
@@ -493,6 +457,7 @@ class Observer:
             service=ctx.service,
             environment=ctx.environment,
         )
+        self.records[key] = record
         metrics.OBJECTS_TRACKED.set(len(self.records))
         if ctx.policy is not self.defaults and drafts:
             self.recorded_by_policy[ctx.policy.reference] = self.recorded_by_policy.get(
@@ -500,11 +465,11 @@ class Observer:
             ) + len(drafts)
         if key in self._overflowed:
             return  # an earlier change is still unrecorded: recovery diffs from before it
-        delivery = Delivery(changes=drafts, store=self._stored(key, self.records[key]))
+        delivery = Delivery(changes=drafts, store=self._stored(key, record))
         if not self.outbox.offer(delivery):
             # With nothing to record in this step, the new state is as good as recorded: the
             # recovery then diffs only what comes after it (a baseline stays a baseline).
-            self._overflow(key, previous if drafts else self.records[key])
+            self._overflow(key, previous if drafts else record)
 
     def _forget(self, key: Key, record: Record, ctx: ObjectContext) -> None:
         kind, uid = key

@@ -109,6 +109,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self.observer.close()
 
     async def _load_forever(self) -> None:
         attempt = 0

@@ -45,6 +45,11 @@ class OperatorSettings(BaseSettings):
     retry_base_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=60.0, gt=0)
     policy_status_interval: float = Field(default=30.0, gt=0)
+    # Where the last recorded states are cached on disk (a private, unlinked file); memory keeps
+    # a fingerprint per object. Default: the system's temporary directory.
+    state_cache_dir: str | None = None
+    # How long startup waits for the recorded states before watching begins anyway.
+    startup_load_wait_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("watch_namespaces", "ignore_namespaces", mode="before")
     @classmethod
