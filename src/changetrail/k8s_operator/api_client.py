@@ -16,6 +16,7 @@ from changetrail.k8s_operator.hashing import JsonDict
 logger = logging.getLogger(__name__)
 
 PUT_BATCH = 500  # the state store's limit per request
+LOAD_PAGE = 250  # states per page when loading: what a start holds parsed at once
 
 
 class ApiError(Exception):
@@ -157,7 +158,7 @@ class ChangetrailClient:
     ) -> AsyncIterator[StoredObject]:
         after: str | None = None
         while True:
-            params: dict[str, str | int] = {"cluster": cluster, "limit": 1000}
+            params: dict[str, str | int] = {"cluster": cluster, "limit": LOAD_PAGE}
             if kind:
                 params["kind"] = kind
             if after:

@@ -50,7 +50,9 @@ def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
     settings.watching.inactivity_timeout = max(70.0, runtime.settings.watch_server_timeout / 4)
     # Lists, discovery and status patches are short requests; watches use the timeouts above.
     settings.networking.request_timeout = 60.0
-    settings.watching.chunk_size = 500  # list 10,000 ConfigMaps without one huge response
+    # Lists come in pages of 100: what a listing holds at once (parsed objects, their workers)
+    # stays small however many objects there are; 10,000 ConfigMaps are 100 short requests.
+    settings.watching.chunk_size = 100
     # A per-object worker holds its last event's body while it idles. Handling an event here
     # takes well under a millisecond, so idle workers exit soon: a listing of 10,000 objects
     # must not keep 10,000 bodies alive for kopf's default of five seconds.

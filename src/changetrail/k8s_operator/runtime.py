@@ -144,6 +144,5 @@ class Runtime:
     def finish_sweep(self, existing: Mapping[str, Collection[str]]) -> None:
         """Record what was deleted while the operator was away, given what exists now."""
         deleted = self.observer.sweep(existing)
-        if deleted:
-            logger.info("Recorded %d deletions that happened while the operator was away.", deleted)
+        logger.info("Caught up with the cluster; %d objects were deleted while away.", deleted)
         self.swept.set()
