@@ -235,7 +235,7 @@ async def measure(running: Running, args: argparse.Namespace) -> dict[str, float
 async def _caught_up(log_path: Path, runs: int) -> None:
     """Wait until the operator's log says it caught up ``runs`` times (once per start)."""
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
-    while log_path.read_text(errors="replace").count(CAUGHT_UP) < runs:
+    while (await asyncio.to_thread(log_path.read_text, errors="replace")).count(CAUGHT_UP) < runs:
         if time.monotonic() > deadline:
             raise TimeoutError("the restarted operator never caught up")
         await asyncio.sleep(1.0)
