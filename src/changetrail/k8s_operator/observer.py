@@ -5,8 +5,8 @@ API's state store at start into ``Records`` (fingerprints in memory, states on l
 Each event is snapshotted and compared with that state by fingerprint: equal means noise
 (status writes, metadata churn, resyncs, re-lists) and nothing happens; different means the
 states are diffed, the changes classified, and both the changes and the new state handed to
-the outbox. Because the comparison is always with the last
-recorded state, a restart or a re-list records exactly what changed in between.
+the outbox. Because the comparison is always with the last recorded state, a restart or a
+re-list records exactly what changed in between.
 """
 
 from __future__ import annotations
