@@ -128,6 +128,14 @@ def last_segment(path: str | None, separator: str = "/") -> str | None:
     return tail or None
 
 
+def push_summary(count: int, target: str, ref: str, message: str | None) -> str:
+    """``Push 2 commits to org/repo@main: subject``, worded alike for every Git provider."""
+    noun = "commit" if count == 1 else "commits"
+    subject = first_line(message)
+    summary = f"Push {count} {noun} to {target}@{branch_of(ref) or ref}"
+    return summary + (f": {subject}" if subject else "")
+
+
 def branch_of(ref: str | None) -> str | None:
     """``refs/heads/main`` → ``main``; tags and other refs are not branches."""
     if ref is None:

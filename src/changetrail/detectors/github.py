@@ -18,12 +18,12 @@ from changetrail.detectors.fields import (
     branch_of,
     clip,
     dig,
-    first_line,
     first_text,
     flag,
     header,
     items,
     obj,
+    push_summary,
     short_sha,
     tag_of,
     text,
@@ -128,11 +128,7 @@ def map_push(payload: dict[str, Any]) -> Outcome:
         summary = f"Tag {tag} pushed to {full_name}"
         tags: tuple[str, ...] = ("tag",)
     else:
-        count = len(commits)
-        noun = "commit" if count == 1 else "commits"
-        subject = first_line(head_message)
-        summary = f"Push {count} {noun} to {full_name}@{branch_of(ref) or ref}"
-        summary += f": {subject}" if subject else ""
+        summary = push_summary(len(commits), full_name, ref, head_message)
         tags = ("push", "forced") if flag(payload, "forced") else ("push",)
     return ChangeDraft(
         summary=clip(summary),

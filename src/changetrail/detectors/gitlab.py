@@ -15,12 +15,12 @@ from changetrail.detectors.fields import (
     branch_of,
     clip,
     dig,
-    first_line,
     first_text,
     header,
     items,
     last_segment,
     obj,
+    push_summary,
     same_secret,
     short_sha,
     tag_of,
@@ -99,10 +99,7 @@ def map_push(payload: dict[str, Any], headers: Headers) -> Outcome:
         summary = f"Tag {tag} pushed to {path}"
         kind_tags: tuple[str, ...] = ("tag",)
     else:
-        noun = "commit" if count == 1 else "commits"
-        subject = first_line(message)
-        summary = f"Push {count} {noun} to {path}@{branch_of(ref) or ref}"
-        summary += f": {subject}" if subject else ""
+        summary = push_summary(count, path, ref, message)
         kind_tags = ("push",)
     return ChangeDraft(
         summary=clip(summary),
