@@ -7,10 +7,12 @@ UV_VERSION := 0.13.8
 
 .PHONY: install run test unit lint chart-lint e2e bench image kind-e2e clean
 
-$(STAMP): pyproject.toml
+# uv installs both components editable with the development tools, at the versions uv.lock pins;
+# --locked fails when the lock file no longer matches the pyproject files.
+$(STAMP): pyproject.toml api/pyproject.toml operator/pyproject.toml uv.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(VENV)/bin/pip install -q uv==$(UV_VERSION)
-	@$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]'
+	@test -x $(VENV)/bin/uv || $(VENV)/bin/pip install -q uv==$(UV_VERSION)
+	@UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv sync -q --locked --python $(PY)
 	@touch $@
 
 install: $(STAMP) ## create .venv with changetrail and its development tools
@@ -21,8 +23,8 @@ run: $(STAMP) ## serve the API on SQLite (and the operator when a cluster is rea
 test: $(STAMP) lint unit chart-lint ## everything CI checks, but the e2e suite
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from changetrail.api import migrate
-from changetrail.api.base import new_id
+from changetrail_api import migrate
+from changetrail_api.base import new_id
 from tests.support import postgres
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Correlation: how often the causing change ranks first, and what ranking costs.
 
-Accuracy runs over the labelled scenarios of ``changetrail.correlation.scenarios`` (the same
+Accuracy runs over the labelled scenarios of ``tests.api.correlation.scenarios`` (the same
 set the tests hold to a floor): top-1 and top-3 accuracy and the rank of the cause in each
 scenario, for the score and for the baseline people use without one, reading the change log
 backwards from the incident's start ("most recent change first").
@@ -34,14 +34,14 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from changetrail.correlation import CandidateChange, IncidentFacts
-from changetrail.correlation.evaluation import (
+from changetrail_api.correlation import CandidateChange, IncidentFacts
+from tests.api.correlation.evaluation import (
     Evaluation,
     evaluate,
     recency_baseline,
     scored_ranking,
 )
-from changetrail.correlation.scenarios import T0, Scenario, background, build
+from tests.api.correlation.scenarios import T0, Scenario, background, build
 
 ROUNDS = 30
 HTTP_REQUESTS = 40
@@ -99,8 +99,8 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 @asynccontextmanager
 async def api_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The real app in-process, with an admin key for the default organisation."""
-    from changetrail.api.app import create_app
-    from changetrail.settings import ApiSettings
+    from changetrail_api.app import create_app
+    from changetrail_api.settings import ApiSettings
 
     settings = ApiSettings(
         database_url=database_url, bootstrap_api_key=BENCH_KEY, rate_limit_per_minute=0
@@ -241,7 +241,7 @@ def raw_first_read(database_url: str, org_id: str) -> list[float]:
 
 
 async def postgres_latency() -> tuple[list[float], list[float], int] | None:
-    from changetrail.api import migrate
+    from changetrail_api import migrate
     from tests.support import postgres
 
     if postgres.find_bindir() is None:

@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from changetrail.detectors import PayloadError, analyse
+from changetrail_api.detectors import PayloadError, analyse
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "detectors" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "api" / "detectors" / "fixtures"
 ROUNDS = 30
 ITERATIONS_PER_ROUND = 20
 BODY_LIMIT = 1024 * 1024

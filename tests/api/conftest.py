@@ -18,10 +18,10 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
-from changetrail.api import migrate
-from changetrail.api.app import create_app
-from changetrail.api.keys import service as keys_service
-from changetrail.settings import ApiSettings
+from changetrail_api import migrate
+from changetrail_api.app import create_app
+from changetrail_api.keys import service as keys_service
+from changetrail_api.settings import ApiSettings
 from tests.support.postgres import PostgresServer
 
 ADMIN_KEY = "ak_live_admin_key_for_tests_0123456789"

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from changetrail.api.keys.models import ApiKey
+from changetrail_api.keys.models import ApiKey
 from tests.api.conftest import Api, KeyFactory, bearer
 
 PROTECTED = [

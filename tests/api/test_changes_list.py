@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, select, update
 
-from changetrail.api.changes import repository
-from changetrail.api.changes.models import Change, ChangeCounter
+from changetrail_api.changes import repository
+from changetrail_api.changes.models import Change, ChangeCounter
 from tests.api.conftest import Api
 
 

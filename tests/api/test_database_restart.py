@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from changetrail.api import migrate
+from changetrail_api import migrate
 from tests.api.conftest import serving, settings_for
 from tests.support.postgres import PostgresServer
 

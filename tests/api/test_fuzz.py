@@ -11,8 +11,8 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from changetrail.api.app import create_app
-from changetrail.settings import ApiSettings
+from changetrail_api.app import create_app
+from changetrail_api.settings import ApiSettings
 
 ADMIN = "ak_live_fuzzing_admin_key_0123456789"
 _database = Path(tempfile.mkdtemp(prefix="changetrail-fuzz-")) / "fuzz.db"

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from changetrail.api.incidents.alert_groups import (
+from changetrail_api.incidents.alert_groups import (
     DEFAULT_SERVICE_LABELS,
     AlertGroup,
     AlertmanagerPayload,
     interpret,
     parse_label_names,
 )
-from changetrail.api.incidents.schemas import Severity
+from changetrail_api.incidents.schemas import Severity
 from tests.api.test_incidents_factories import alert, notification
 
 NOW = datetime(2026, 3, 30, 16, 0, tzinfo=UTC)

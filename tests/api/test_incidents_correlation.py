@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from changetrail.api.incidents import repository
+from changetrail_api.incidents import repository
 from tests.api.conftest import Api
 from tests.api.test_incidents_factories import IncidentApi
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from changetrail.api.keys.models import ApiKey
+from changetrail_api.keys.models import ApiKey
 from tests.api.conftest import serving, settings_for
 
 

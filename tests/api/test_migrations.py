@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from changetrail.api import migrate
-from changetrail.api.db import sync_url
-from changetrail.api.models import Base
+from changetrail_api import migrate
+from changetrail_api.db import sync_url
+from changetrail_api.models import Base
 
 
 def _diff(database_url: str) -> list[object]:

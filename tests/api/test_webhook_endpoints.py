@@ -6,7 +6,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from changetrail.api.webhooks.models import WebhookEndpoint
+from changetrail_api.webhooks.models import WebhookEndpoint
 from tests.api.conftest import Api
 
 

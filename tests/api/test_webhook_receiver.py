@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Api
-from tests.detectors.factories import (
+from tests.api.detectors.factories import (
     GITHUB_TEST_SECRET,
     Delivery,
     cloudtrail_log,

@@ -4,9 +4,9 @@ import json
 import re
 from typing import Any
 
-from changetrail.domain import ChangeType, RiskLevel
-from changetrail.k8s_operator.settings import OperatorSettings
-from changetrail.settings import ApiSettings
+from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.settings import ApiSettings
+from changetrail_operator.settings import OperatorSettings
 
 from .rendering import CHART_DIR, REPO_ROOT, Render, containers, pod_specs
 

@@ -1,0 +1,3 @@
+from changetrail_api.cli import main
+
+main()

@@ -1,0 +1,79 @@
+"""The FastAPI application: routers, error handling, middleware and start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from changetrail_api import migrate
+from changetrail_api.auth import KeyCache, RateLimiter
+from changetrail_api.changes.endpoints import router as changes_router
+from changetrail_api.db import create_engine, create_sessionmaker
+from changetrail_api.errors import install_error_handlers
+from changetrail_api.health import router as health_router
+from changetrail_api.incidents.alertmanager import router as alertmanager_router
+from changetrail_api.incidents.endpoints import router as incidents_router
+from changetrail_api.keys import service as keys_service
+from changetrail_api.keys.endpoints import router as keys_router
+from changetrail_api.middleware import RequestGuard, RequestMetrics
+from changetrail_api.operator_state.endpoints import router as operator_router
+from changetrail_api.services.endpoints import router as services_router
+from changetrail_api.settings import ApiSettings
+from changetrail_api.webhooks.endpoints import router as webhooks_router
+from changetrail_api.webhooks.receiver import router as receiver_router
+
+DESCRIPTION = (
+    "Log deployments, configuration changes and other changes to your services, and see "
+    "what changed before an incident."
+)
+
+
+def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_migrations:
+            await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        if settings.bootstrap_api_key:
+            async with app.state.sessionmaker.begin() as session:
+                await keys_service.ensure_bootstrap(
+                    session, settings.bootstrap_org, settings.bootstrap_api_key
+                )
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="changetrail",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.key_cache = KeyCache(settings.auth_cache_seconds)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+
+    install_error_handlers(app)
+    for router in (
+        health_router,
+        changes_router,
+        services_router,
+        keys_router,
+        webhooks_router,
+        receiver_router,
+        operator_router,
+        incidents_router,
+        alertmanager_router,
+    ):
+        app.include_router(router)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    return app

@@ -1,0 +1,127 @@
+"""Bearer API keys: who is calling, for which organisation, with which scopes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+
+from changetrail_api.deps import SessionDep
+from changetrail_api.errors import ProblemError
+from changetrail_api.keys import repository as keys_repository
+from changetrail_api.scopes import Scope
+from changetrail_api.security import hash_secret, same_secret
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    org_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+    def has(self, scope: Scope) -> bool:
+        return Scope.ADMIN in self.scopes or scope in self.scopes
+
+
+class KeyCache:
+    """Verified keys for a few seconds, so each request does not pay a key look-up.
+
+    Revocation through this process evicts at once; other replicas notice within ``ttl``.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key_hash] = (time.monotonic() + self._ttl, principal)
+
+    def evict_key(self, key_id: str) -> None:
+        for key_hash, (_, principal) in list(self._entries.items()):
+            if principal.key_id == key_id:
+                del self._entries[key_hash]
+
+
+class RateLimiter:
+    """A token bucket per key: ``per_minute`` sustained, the same again as a burst."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._rate = per_minute / 60.0
+        self._capacity = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key_id: str) -> bool:
+        if self._rate <= 0:
+            return True
+        now = time.monotonic()
+        tokens, stamp = self._buckets.get(key_id, (self._capacity, now))
+        tokens = min(self._capacity, tokens + (now - stamp) * self._rate)
+        if tokens < 1:
+            self._buckets[key_id] = (tokens, now)
+            return False
+        self._buckets[key_id] = (tokens - 1, now)
+        return True
+
+
+_UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="changetrail"'}
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise ProblemError(
+            401,
+            "Missing API key: send 'Authorization: Bearer <key>'.",
+            headers=_UNAUTHORIZED_HEADERS,
+        )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ProblemError(
+            401,
+            "Malformed Authorization header: expected 'Bearer <key>'.",
+            headers=_UNAUTHORIZED_HEADERS,
+        )
+    return token.strip()
+
+
+async def authenticate(request: Request, session: SessionDep) -> Principal:
+    token = _bearer(request)
+    key_hash = hash_secret(token)
+    state = request.app.state
+    principal: Principal | None = state.key_cache.get(key_hash)
+    if principal is None:
+        row = await keys_repository.get_active_by_hash(session, key_hash)
+        if row is None or not same_secret(row.key_hash, key_hash):
+            raise ProblemError(401, "Invalid or revoked API key.", headers=_UNAUTHORIZED_HEADERS)
+        principal = Principal(org_id=row.org_id, key_id=row.id, scopes=frozenset(row.scopes))
+        state.key_cache.put(key_hash, principal)
+    if not state.rate_limiter.allow(principal.key_id):
+        raise ProblemError(
+            429,
+            "Rate limit exceeded for this API key; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    return principal
+
+
+def require(scope: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+        if not principal.has(scope):
+            raise ProblemError(403, f"This API key lacks the '{scope}' scope.")
+        return principal
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from changetrail_api.auth import Principal, require
+from changetrail_api.changes import service
+from changetrail_api.changes.repository import ChangeFilters
+from changetrail_api.changes.schemas import ChangeCreate, ChangeEnvelope, ChangeListEnvelope
+from changetrail_api.deps import SessionDep
+from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.errors import FieldError, NotFoundError
+from changetrail_api.pagination import Page, PageDep
+from changetrail_api.scopes import Scope
+from changetrail_api.services import repository as services_repository
+from changetrail_api.timefmt import query_instant
+
+router = APIRouter(tags=["changes"])
+
+CanRead = Annotated[Principal, Depends(require(Scope.CHANGES_READ))]
+CanWrite = Annotated[Principal, Depends(require(Scope.CHANGES_WRITE))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Replays with the same key return the first change (when no external_id).",
+    ),
+]
+
+_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Recorded"},
+    200: {"description": "Already recorded"},
+}
+
+
+def _filters(
+    change_type: Annotated[ChangeType | None, Query(description="Filter by change type")] = None,
+    source: Annotated[str | None, Query(max_length=100, description="Filter by source")] = None,
+    environment: Annotated[str | None, Query(max_length=100)] = None,
+    start_date: Annotated[
+        str | None, Query(description="Changes at or after this time (ISO 8601)")
+    ] = None,
+    end_date: Annotated[
+        str | None, Query(description="Changes before this time (ISO 8601)")
+    ] = None,
+    risk_level: Annotated[RiskLevel | None, Query()] = None,
+    changed_by: Annotated[str | None, Query(max_length=255)] = None,
+    tag: Annotated[
+        list[Annotated[str, Query(max_length=100)]] | None,
+        Query(description="Repeat to require all tags"),
+    ] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Text in summary/description")
+    ] = None,
+    external_id: Annotated[str | None, Query(max_length=255)] = None,
+    sort: Annotated[Literal["created_at", "occurred_at"], Query()] = "created_at",
+) -> ChangeFilters:
+    return ChangeFilters(
+        change_type=str(change_type) if change_type else None,
+        source=source,
+        environment=environment,
+        start=query_instant("start_date", start_date),
+        end=query_instant("end_date", end_date),
+        risk_level=str(risk_level) if risk_level else None,
+        changed_by=changed_by,
+        tags=tuple(dict.fromkeys(tag or ())),
+        q=q,
+        external_id=external_id,
+        sort=sort,
+    )
+
+
+FiltersDep = Annotated[ChangeFilters, Depends(_filters)]
+
+
+@router.post("/api/v1/changes", status_code=201, responses=_CREATED)
+async def log_change(
+    body: ChangeCreate,
+    principal: CanWrite,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ChangeEnvelope:
+    """Log a change (org-level)."""
+    return await _record(session, principal, body, response, idempotency_key)
+
+
+@router.get("/api/v1/changes")
+async def list_changes(
+    principal: CanRead,
+    session: SessionDep,
+    filters: FiltersDep,
+    page: PageDep,
+    service_id: Annotated[str | None, Query(max_length=40, description="Filter by service")] = None,
+) -> ChangeListEnvelope:
+    """List changes with filters, newest first."""
+    return await _list(session, principal, replace(filters, service_id=service_id), page)
+
+
+@router.get("/api/v1/changes/{change_id}")
+async def get_change(change_id: str, principal: CanRead, session: SessionDep) -> ChangeEnvelope:
+    """Get one change."""
+    return ChangeEnvelope(data=await service.get(session, principal.org_id, change_id))
+
+
+@router.post("/api/v1/services/{service_id}/changes", status_code=201, responses=_CREATED)
+async def log_service_change(
+    service_id: str,
+    body: ChangeCreate,
+    principal: CanWrite,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ChangeEnvelope:
+    """Log a change for a specific service."""
+    if await services_repository.get(session, principal.org_id, service_id) is None:
+        raise NotFoundError("service", service_id)
+    if body.service_id is not None and body.service_id != service_id:
+        raise FieldError("service_id", "differs from the service in the path")
+    body = body.model_copy(update={"service_id": service_id})
+    return await _record(session, principal, body, response, idempotency_key)
+
+
+@router.get("/api/v1/services/{service_id}/changes")
+async def list_service_changes(
+    service_id: str,
+    principal: CanRead,
+    session: SessionDep,
+    filters: FiltersDep,
+    page: PageDep,
+) -> ChangeListEnvelope:
+    """List changes for a service, newest first."""
+    if await services_repository.get(session, principal.org_id, service_id) is None:
+        raise NotFoundError("service", service_id)
+    return await _list(session, principal, replace(filters, service_id=service_id), page)
+
+
+async def _record(
+    session: AsyncSession,
+    principal: Principal,
+    body: ChangeCreate,
+    response: Response,
+    idempotency_key: str | None,
+) -> ChangeEnvelope:
+    change, created = await service.record(
+        session, principal.org_id, body, idempotency_key=idempotency_key
+    )
+    # 201 for a new change, 200 when an idempotency key found the one already recorded.
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return ChangeEnvelope(data=change)
+
+
+async def _list(
+    session: AsyncSession, principal: Principal, filters: ChangeFilters, page: Page
+) -> ChangeListEnvelope:
+    data, total = await service.list_changes(
+        session, principal.org_id, filters, limit=page.limit, offset=page.offset
+    )
+    return ChangeListEnvelope(data=data, meta=page.meta(total))

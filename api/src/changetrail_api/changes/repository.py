@@ -1,0 +1,372 @@
+"""All SQL about changes."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    TextClause,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from changetrail_api.changes.models import Change, ChangeComboCounter, ChangeCounter, ChangeTag
+from changetrail_api.services.models import Service
+from changetrail_api.upsert import cached_statement, insert
+
+COUNTER_SHARDS = 8
+# The columns whose equality filters have exact counters (see ChangeComboCounter).
+COUNTED_COLUMNS = ("service_id", "change_type", "environment", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeFilters:
+    service_id: str | None = None
+    change_type: str | None = None
+    source: str | None = None
+    environment: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    risk_level: str | None = None
+    changed_by: str | None = None
+    tags: tuple[str, ...] = ()
+    q: str | None = None
+    external_id: str | None = None
+    sort: str = "created_at"
+
+    def counter(self) -> tuple[str, dict[str, str]] | None:
+        """Where an exact total for this filter can be summed instead of counted, if anywhere.
+
+        ("all", {}) unfiltered, ("tag", {"tag": t}) for one tag alone, ("combo", columns) for
+        equality on some of service, type, environment and source; None otherwise.
+        """
+        uncounted = (
+            self.start,
+            self.end,
+            self.risk_level,
+            self.changed_by,
+            self.q,
+            self.external_id,
+        )
+        if any(v is not None for v in uncounted):
+            return None
+        columns = {c: getattr(self, c) for c in COUNTED_COLUMNS if getattr(self, c) is not None}
+        if self.tags:
+            return ("tag", {"tag": self.tags[0]}) if len(self.tags) == 1 and not columns else None
+        return ("combo", columns) if columns else ("all", {})
+
+
+def _insert_change(session: AsyncSession) -> Any:
+    return insert(session, Change).on_conflict_do_nothing().returning(Change.id)
+
+
+def _bump_counters(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
+    statement = insert(session, ChangeCounter).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=["org_id", "dimension", "value", "shard"],
+        set_={"count": ChangeCounter.count + 1},
+    )
+
+
+def _bump_combo(session: AsyncSession) -> Any:
+    statement = insert(session, ChangeComboCounter)
+    return statement.on_conflict_do_update(
+        index_elements=[*COUNTED_COLUMNS, "org_id", "shard"],
+        set_={"count": ChangeComboCounter.count + 1},
+    )
+
+
+def _counter_keys(values: dict[str, Any], tags: Sequence[str]) -> list[tuple[str, str]]:
+    """The counters one new change bumps: all, its UTC day, each tag."""
+    keys = [("all", ""), ("day", values["created_at"].date().isoformat())]
+    keys += [("tag", tag) for tag in tags]
+    return sorted(keys)  # a fixed order, so concurrent writers cannot deadlock
+
+
+def _record_in_one_statement() -> TextClause:
+    """PostgreSQL: the change, its tags and its counter bumps in one round trip.
+
+    Data-modifying CTEs only run their tag and counter inserts when ``new`` returned a row, so
+    a replayed ``external_id`` touches nothing.
+    """
+    columns = [c.name for c in Change.__table__.columns]
+    types = {c.name: c.type for c in Change.__table__.columns}
+    sql = f"""
+        WITH new AS (
+            INSERT INTO changes ({", ".join(columns)})
+            VALUES ({", ".join(":" + c for c in columns)})
+            ON CONFLICT DO NOTHING
+            RETURNING id
+        ), tagged AS (
+            INSERT INTO change_tags (change_id, tag, org_id)
+            SELECT new.id, t.tag, :org_id FROM new, unnest(CAST(:tag_list AS varchar[])) AS t(tag)
+        ), counted AS (
+            INSERT INTO change_counters (org_id, dimension, value, shard, count)
+            SELECT :org_id, c.dimension, c.value, :shard, 1
+            FROM new, unnest(CAST(:dimensions AS varchar[]), CAST(:dimension_values AS varchar[]))
+                AS c(dimension, value)
+            ON CONFLICT (org_id, dimension, value, shard)
+            DO UPDATE SET count = change_counters.count + 1
+        ), combined AS (
+            INSERT INTO change_combo_counters
+                (org_id, service_id, change_type, environment, source, shard, count)
+            SELECT :org_id, coalesce(:service_id, ''), :change_type, :environment, :source,
+                   :shard, 1
+            FROM new
+            ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
+            DO UPDATE SET count = change_combo_counters.count + 1
+        )
+        SELECT id FROM new
+    """  # noqa: S608 - column names come from the model, values are bound parameters
+    return text(sql).bindparams(
+        *(
+            bindparam(name, type_=types[name])
+            for name in ("tags", "details", "occurred_at", "ended_at", "created_at")
+        ),
+        bindparam("tag_list", type_=ARRAY(String)),
+        bindparam("dimensions", type_=ARRAY(String)),
+        bindparam("dimension_values", type_=ARRAY(String)),
+    )
+
+
+_RECORD_IN_ONE_STATEMENT = _record_in_one_statement()
+
+
+async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequence[str]) -> bool:
+    """Insert a change with its tags and counts unless an idempotency key says it exists.
+
+    True when inserted. Conflicts are resolved by unique constraints (``ON CONFLICT``), so two
+    concurrent posts of one ``external_id`` cannot both insert.
+    """
+    keys = _counter_keys(values, tags)
+    shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention, not security
+    org_id = values["org_id"]
+    if session.get_bind().dialect.name == "postgresql":
+        parameters = {
+            **values,
+            "tag_list": list(tags),
+            "dimensions": [d for d, _ in keys],
+            "dimension_values": [v for _, v in keys],
+            "shard": shard,
+        }
+        result = await session.execute(_RECORD_IN_ONE_STATEMENT, parameters)
+        return result.scalar_one_or_none() is not None
+    inserted = await session.execute(cached_statement(session, _insert_change), values)
+    if inserted.scalar_one_or_none() is None:
+        return False
+    if tags:
+        rows = [{"change_id": values["id"], "tag": t, "org_id": org_id} for t in tags]
+        await session.execute(insert(session, ChangeTag).values(rows))
+    counters = [
+        {"org_id": org_id, "dimension": d, "value": v, "shard": shard, "count": 1} for d, v in keys
+    ]
+    await session.execute(_bump_counters(session, counters))
+    combo = {c: values[c] or "" for c in COUNTED_COLUMNS}
+    await session.execute(
+        cached_statement(session, _bump_combo),
+        {**combo, "org_id": org_id, "shard": shard, "count": 1},
+    )
+    return True
+
+
+async def forget_service_counters(session: AsyncSession, org_id: str, service_id: str) -> None:
+    """A deleted service's changes keep no service: move its counts to the no-service rows."""
+    rows = (
+        await session.execute(
+            delete(ChangeComboCounter)
+            .where(ChangeComboCounter.org_id == org_id, ChangeComboCounter.service_id == service_id)
+            .returning(
+                ChangeComboCounter.change_type,
+                ChangeComboCounter.environment,
+                ChangeComboCounter.source,
+                ChangeComboCounter.shard,
+                ChangeComboCounter.count,
+            )
+        )
+    ).all()
+    for change_type, environment, source, shard, moved in rows:
+        statement = insert(session, ChangeComboCounter).values(
+            org_id=org_id,
+            service_id="",
+            change_type=change_type,
+            environment=environment,
+            source=source,
+            shard=shard,
+            count=moved,
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[*COUNTED_COLUMNS, "org_id", "shard"],
+                set_={"count": ChangeComboCounter.count + moved},
+            )
+        )
+
+
+async def find_existing(
+    session: AsyncSession,
+    org_id: str,
+    *,
+    source: str,
+    external_id: str | None,
+    idempotency_key: str | None,
+) -> tuple[Change, str | None] | None:
+    if external_id is not None:
+        condition = and_(Change.source == source, Change.external_id == external_id)
+    elif idempotency_key is not None:
+        condition = Change.idempotency_key == idempotency_key
+    else:
+        return None
+    return await _one(session, and_(Change.org_id == org_id, condition))
+
+
+async def get(
+    session: AsyncSession, org_id: str, change_id: str
+) -> tuple[Change, str | None] | None:
+    return await _one(session, and_(Change.org_id == org_id, Change.id == change_id))
+
+
+async def _one(
+    session: AsyncSession, condition: ColumnElement[bool]
+) -> tuple[Change, str | None] | None:
+    statement = (
+        select(Change, Service.name)
+        .outerjoin(Service, Service.id == Change.service_id)
+        .where(condition)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(org_id: str, filters: ChangeFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Change.org_id == org_id]
+    for column in (
+        "service_id",
+        "change_type",
+        "source",
+        "environment",
+        "risk_level",
+        "changed_by",
+        "external_id",
+    ):
+        value = getattr(filters, column)
+        if value is not None:
+            conditions.append(getattr(Change, column) == value)
+    if filters.start is not None:
+        conditions.append(Change.created_at >= filters.start)
+    if filters.end is not None:
+        conditions.append(Change.created_at < filters.end)
+    for tag in filters.tags:
+        conditions.append(
+            exists().where(
+                ChangeTag.org_id == org_id, ChangeTag.change_id == Change.id, ChangeTag.tag == tag
+            )
+        )
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q.lower())}%"
+        conditions.append(
+            or_(
+                func.lower(Change.summary).like(pattern, escape="\\"),
+                func.lower(func.coalesce(Change.description, "")).like(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+async def count(session: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
+    counter = filters.counter()
+    statement: Any
+    if counter is None:
+        statement = select(func.count()).select_from(Change).where(*_conditions(org_id, filters))
+    elif counter[0] == "combo":
+        statement = select(func.coalesce(func.sum(ChangeComboCounter.count), 0)).where(
+            ChangeComboCounter.org_id == org_id,
+            *(getattr(ChangeComboCounter, c) == v for c, v in counter[1].items()),
+        )
+    else:
+        statement = select(func.coalesce(func.sum(ChangeCounter.count), 0)).where(
+            ChangeCounter.org_id == org_id,
+            ChangeCounter.dimension == counter[0],
+            ChangeCounter.value == counter[1].get("tag", ""),
+        )
+    return int((await session.execute(statement)).scalar_one())
+
+
+# Offsets below this are cheap to skip; above it an unfiltered list seeks by day first.
+DEEP_OFFSET = 2000
+
+
+async def _seek_by_day(
+    session: AsyncSession, org_id: str, offset: int
+) -> tuple[datetime, int] | None:
+    """For an unfiltered newest-first list: the UTC day the offset falls in, via day counters.
+
+    Returns (end of that day, offset within it): every change created on a later day comes
+    before it, so the page is the rows before that instant at the remaining offset. Skipping
+    then costs one day's rows at most instead of ``offset`` rows. None when the counters do
+    not add up to the total (rows that predate them), so callers fall back to a plain offset.
+    """
+    per_day = (
+        await session.execute(
+            select(ChangeCounter.value, func.sum(ChangeCounter.count))
+            .where(ChangeCounter.org_id == org_id, ChangeCounter.dimension == "day")
+            .group_by(ChangeCounter.value)
+            .order_by(ChangeCounter.value.desc())
+        )
+    ).all()
+    total = await count(session, org_id, ChangeFilters())
+    if sum(int(n) for _, n in per_day) != total:
+        return None
+    skipped = 0
+    for day, day_count in per_day:
+        if skipped + int(day_count) > offset:
+            end = datetime.fromisoformat(str(day)) + timedelta(days=1)
+            return end, offset - skipped
+        skipped += int(day_count)
+    return None  # past the end: the plain query returns an empty page just as cheaply
+
+
+async def page(
+    session: AsyncSession, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
+) -> list[tuple[Change, str | None]]:
+    sort_column = Change.occurred_at if filters.sort == "occurred_at" else Change.created_at
+    conditions = _conditions(org_id, filters)
+    if offset > DEEP_OFFSET and filters == ChangeFilters():
+        seek = await _seek_by_day(session, org_id, offset)
+        if seek is not None:
+            conditions.append(Change.created_at < seek[0])
+            offset = seek[1]
+    # Deferred join: walk the (narrow) index to find the page's ids, then fetch only those rows.
+    # Skipping deep offsets then touches index entries, not whole rows.
+    ids = (
+        select(Change.id, sort_column.label("sort_key"))
+        .where(*conditions)
+        .order_by(sort_column.desc(), Change.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    statement = (
+        select(Change, Service.name)
+        .join(ids, ids.c.id == Change.id)
+        .outerjoin(Service, Service.id == Change.service_id)
+        .order_by(ids.c.sort_key.desc(), Change.id.desc())
+    )
+    return [(row[0], row[1]) for row in (await session.execute(statement)).all()]

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.pagination import ListMeta
+from changetrail_api.timefmt import Instant
+
+MAX_DETAILS_BYTES = 64 * 1024
+
+
+def _pr_number(value: object) -> object:
+    # The contract types pr_number as a string; CI systems often send a number.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Short = Annotated[str, StringConstraints(max_length=255)]
+Url = Annotated[str, StringConstraints(max_length=2048)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+PrNumber = Annotated[str, BeforeValidator(_pr_number), StringConstraints(max_length=50)]
+
+
+class ChangeCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": True})
+
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    service_id: Annotated[str, StringConstraints(max_length=40)] | None = None
+    change_type: ChangeType = ChangeType.DEPLOYMENT
+    description: Text | None = None
+    source: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ] = "api"
+    commit_sha: Annotated[str, StringConstraints(max_length=100)] | None = None
+    commit_message: Text | None = None
+    branch: Short | None = None
+    pr_number: PrNumber | None = None
+    pr_url: Url | None = None
+    pipeline_url: Url | None = None
+    environment: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ] = "production"
+    risk_level: RiskLevel = RiskLevel.LOW
+    changed_by: Short | None = None
+    external_id: Short | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
+    occurred_at: Instant | None = None
+    ended_at: Instant | None = None
+    details: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChangeCreate:
+        if self.occurred_at and self.ended_at and self.ended_at < self.occurred_at:
+            raise ValueError("ended_at must not be before occurred_at")
+        if self.details is not None and len(json.dumps(self.details)) > MAX_DETAILS_BYTES:
+            raise ValueError(f"details must serialise to at most {MAX_DETAILS_BYTES} bytes")
+        # Duplicated tags would only make tag filters and counts confusing.
+        self.tags = list(dict.fromkeys(self.tags))
+        return self
+
+
+class ChangeOut(BaseModel):
+    id: str
+    service_id: str | None
+    service_name: str | None
+    change_type: str
+    summary: str
+    description: str | None
+    source: str
+    commit_sha: str | None
+    commit_message: str | None
+    branch: str | None
+    pr_number: str | None
+    pr_url: str | None
+    pipeline_url: str | None
+    environment: str
+    risk_level: str
+    changed_by: str | None
+    external_id: str | None
+    tags: list[str]
+    details: dict[str, Any] | None
+    occurred_at: Instant
+    ended_at: Instant | None
+    created_at: Instant
+
+
+class ChangeEnvelope(BaseModel):
+    data: ChangeOut
+
+
+class ChangeListEnvelope(BaseModel):
+    data: list[ChangeOut]
+    meta: ListMeta

@@ -1,0 +1,135 @@
+"""Recording and reading changes. Never commits: the request's session does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from changetrail_api.base import new_id, utcnow_ms
+from changetrail_api.changes import repository
+from changetrail_api.changes.models import Change
+from changetrail_api.changes.repository import ChangeFilters
+from changetrail_api.changes.schemas import ChangeCreate, ChangeOut
+from changetrail_api.domain import ChangeDraft, ChangeType, RiskLevel
+from changetrail_api.errors import FieldError, NotFoundError
+from changetrail_api.metrics import CHANGES_RECORDED
+from changetrail_api.services import repository as services_repository
+
+
+def to_out(change: Change, service_name: str | None) -> ChangeOut:
+    return ChangeOut(
+        id=change.id,
+        service_id=change.service_id,
+        service_name=service_name,
+        change_type=change.change_type,
+        summary=change.summary,
+        description=change.description,
+        source=change.source,
+        commit_sha=change.commit_sha,
+        commit_message=change.commit_message,
+        branch=change.branch,
+        pr_number=change.pr_number,
+        pr_url=change.pr_url,
+        pipeline_url=change.pipeline_url,
+        environment=change.environment,
+        risk_level=change.risk_level,
+        changed_by=change.changed_by,
+        external_id=change.external_id,
+        tags=list(change.tags or []),
+        details=change.details,
+        occurred_at=change.occurred_at,
+        ended_at=change.ended_at,
+        created_at=change.created_at,
+    )
+
+
+async def record(
+    session: AsyncSession,
+    org_id: str,
+    payload: ChangeCreate,
+    *,
+    idempotency_key: str | None = None,
+) -> tuple[ChangeOut, bool]:
+    """Store a change unless it exists already; returns it and whether it is new.
+
+    Idempotency rests on unique constraints and ``ON CONFLICT DO NOTHING``: two concurrent
+    posts of the same ``external_id`` cannot both insert.
+    """
+    service_name: str | None = None
+    if payload.service_id is not None:
+        service = await services_repository.get(session, org_id, payload.service_id)
+        if service is None:
+            raise FieldError(
+                "service_id", f"no service {payload.service_id!r} in this organisation"
+            )
+        service_name = service.name
+    now = utcnow_ms()
+    values: dict[str, Any] = payload.model_dump(exclude={"occurred_at"})
+    values.update(
+        id=new_id("chg"),
+        org_id=org_id,
+        change_type=str(payload.change_type),
+        risk_level=str(payload.risk_level),
+        occurred_at=payload.occurred_at or now,
+        created_at=now,
+        idempotency_key=None if payload.external_id else idempotency_key,
+    )
+    if await repository.insert_new(session, values, payload.tags):
+        CHANGES_RECORDED.labels(change_type=values["change_type"], source=values["source"]).inc()
+        stored = Change(**values)
+        return to_out(stored, service_name), True
+    existing = await repository.find_existing(
+        session,
+        org_id,
+        source=payload.source,
+        external_id=payload.external_id,
+        idempotency_key=values["idempotency_key"],
+    )
+    if existing is None:
+        # A conflict on a key this request did not carry cannot happen; treat it as a clash.
+        raise FieldError("external_id", "conflicts with an existing change")
+    return to_out(*existing), False
+
+
+def draft_to_create(draft: ChangeDraft, *, default_environment: str | None) -> ChangeCreate:
+    """A producer's draft, with the contract's defaults, as if it had been posted."""
+    return ChangeCreate(
+        summary=draft.summary[:500] or "(no summary)",
+        service_id=draft.service_id,
+        change_type=ChangeType(draft.change_type),
+        description=draft.description,
+        source=draft.source or "webhook",
+        commit_sha=draft.commit_sha,
+        commit_message=draft.commit_message,
+        branch=draft.branch,
+        pr_number=draft.pr_number,
+        pr_url=draft.pr_url,
+        pipeline_url=draft.pipeline_url,
+        environment=draft.environment or default_environment or "production",
+        risk_level=RiskLevel(draft.risk_level or RiskLevel.LOW),
+        changed_by=draft.changed_by,
+        external_id=draft.external_id,
+        tags=list(draft.tags),
+        occurred_at=draft.occurred_at,
+        ended_at=draft.ended_at,
+        details=draft.details,
+    )
+
+
+async def get(session: AsyncSession, org_id: str, change_id: str) -> ChangeOut:
+    found = await repository.get(session, org_id, change_id)
+    if found is None:
+        raise NotFoundError("change", change_id)
+    return to_out(*found)
+
+
+async def list_changes(
+    session: AsyncSession, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
+) -> tuple[list[ChangeOut], int]:
+    rows = await repository.page(session, org_id, filters, limit=limit, offset=offset)
+    if offset == 0 and len(rows) < limit:
+        total = len(rows)  # the whole result fits on this page: no count needed
+    else:
+        total = await repository.count(session, org_id, filters)
+    return [to_out(*row) for row in rows], total

@@ -1,0 +1,199 @@
+"""HTTP client for the changetrail API: changes, services and the operator's state store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from changetrail_operator.drafts import ChangeDraft
+from changetrail_operator.hashing import JsonDict
+
+logger = logging.getLogger(__name__)
+
+PUT_BATCH = 500  # the state store's limit per request
+LOAD_PAGE = 250  # states per page when loading: what a start holds parsed at once
+
+
+class ApiError(Exception):
+    """A request the API did not accept."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RetryableError(ApiError):
+    """The API is unreachable, overloaded or refusing for now: try again later."""
+
+
+class RejectedError(ApiError):
+    """The API rejected the request's content; retrying the same body cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One object's last recorded state, as the API's state store keeps it."""
+
+    cluster: str
+    kind: str
+    uid: str
+    namespace: str | None
+    name: str
+    fingerprint: str
+    state: JsonDict
+
+    def to_json(self) -> JsonDict:
+        return {
+            "cluster": self.cluster,
+            "kind": self.kind,
+            "uid": self.uid,
+            "namespace": self.namespace,
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "state": self.state,
+        }
+
+
+def change_payload(draft: ChangeDraft, service_id: str | None) -> JsonDict:
+    payload: JsonDict = {
+        "summary": draft.summary,
+        "change_type": draft.change_type.value,
+        "source": draft.source,
+        "environment": draft.environment,
+        "changed_by": draft.changed_by,
+        "external_id": draft.external_id,
+        "tags": list(draft.tags),
+        "details": draft.details,
+        "description": draft.description,
+        "service_id": service_id,
+        "risk_level": draft.risk_level.value if draft.risk_level else None,
+        "occurred_at": draft.occurred_at.isoformat() if draft.occurred_at else None,
+    }
+    return {key: value for key, value in payload.items() if value is not None}
+
+
+def _raise_for(response: httpx.Response, what: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    detail = response.text[:500]
+    # Auth errors are retried: a rotated key is fixed by configuration, and dropping the change
+    # in the meantime would lose it. The logs and the error metric make the refusal visible.
+    if status in {401, 403, 408, 429} or status >= 500:
+        raise RetryableError(f"{what}: HTTP {status}: {detail}", status)
+    raise RejectedError(f"{what}: HTTP {status}: {detail}", status)
+
+
+class ChangetrailClient:
+    def __init__(self, http: httpx.AsyncClient, *, create_services: bool = True) -> None:
+        self._http = http
+        self._create_services = create_services
+        self._service_ids: dict[str, str | None] = {}
+
+    async def _request(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, url, **kwargs)
+        except httpx.TransportError as error:
+            raise RetryableError(f"{what}: {type(error).__name__}: {error}") from error
+        _raise_for(response, what)
+        return response
+
+    async def post_change(self, draft: ChangeDraft, service_id: str | None) -> bool:
+        """Record a change; ``True`` if it is new, ``False`` if the API already had it."""
+        response = await self._request(
+            "POST", "/api/v1/changes", "record change", json=change_payload(draft, service_id)
+        )
+        return response.status_code == 201
+
+    async def service_id(self, name: str) -> str | None:
+        """The id of the service called ``name``, created on first use when allowed.
+
+        A key without the services scopes (403) records changes without services rather than
+        holding every change back until the key is replaced.
+        """
+        if name in self._service_ids:
+            return self._service_ids[name]
+        try:
+            found = await self._find_service(name)
+            if found is None and self._create_services:
+                response = await self._http_create_service(name)
+                found = response if response is not None else await self._find_service(name)
+        except RetryableError as error:
+            if error.status != 403:
+                raise
+            logger.warning("The API key may not read or create services; recording without.")
+            self._create_services = False
+            found = None
+        # Unknown services stay unknown until restart when creation is off; that is cheaper
+        # than asking the API on every change of an unmapped workload.
+        self._service_ids[name] = found
+        return found
+
+    async def _find_service(self, name: str) -> str | None:
+        response = await self._request(
+            "GET", "/api/v1/services", "find service", params={"name": name}
+        )
+        for item in response.json().get("data") or []:
+            if item.get("name") == name:
+                return str(item["id"])
+        return None
+
+    async def _http_create_service(self, name: str) -> str | None:
+        body = {"name": name, "description": "Created by the changetrail Kubernetes operator."}
+        try:
+            response = await self._request("POST", "/api/v1/services", "create service", json=body)
+        except RejectedError as error:
+            if error.status == 409:  # created concurrently by someone else: look it up
+                return None
+            raise
+        return str(response.json()["data"]["id"])
+
+    async def list_states(
+        self, cluster: str, kind: str | None = None
+    ) -> AsyncIterator[StoredObject]:
+        after: str | None = None
+        while True:
+            params: dict[str, str | int] = {"cluster": cluster, "limit": LOAD_PAGE}
+            if kind:
+                params["kind"] = kind
+            if after:
+                params["after"] = after
+            response = await self._request(
+                "GET", "/api/v1/operator/objects", "load states", params=params
+            )
+            body = response.json()
+            for item in body.get("data") or []:
+                yield StoredObject(
+                    cluster=item["cluster"],
+                    kind=item["kind"],
+                    uid=item["uid"],
+                    namespace=item.get("namespace"),
+                    name=item["name"],
+                    fingerprint=item["fingerprint"],
+                    state=item.get("state") or {},
+                )
+            after = (body.get("meta") or {}).get("next_after")
+            if not after:
+                return
+
+    async def put_states(self, items: list[StoredObject]) -> None:
+        for start in range(0, len(items), PUT_BATCH):
+            batch = [item.to_json() for item in items[start : start + PUT_BATCH]]
+            await self._request(
+                "PUT", "/api/v1/operator/objects", "store states", json={"items": batch}
+            )
+
+    async def delete_state(self, cluster: str, kind: str, uid: str) -> None:
+        url = "/api/v1/operator/objects/" + "/".join(
+            quote(part, safe="") for part in (cluster, kind, uid)
+        )
+        try:
+            await self._request("DELETE", url, "forget state")
+        except RejectedError as error:
+            if error.status != 404:  # already gone is what we wanted
+                raise

@@ -1,0 +1,53 @@
+"""A change as the operator describes it, before the API records it.
+
+The operator shares no code with the API: what both sides agree on is the HTTP contract. The
+enums below hold the contract's values (a test checks them and the payloads the operator sends
+against the API's OpenAPI document), so a drift fails a test instead of a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ChangeType(StrEnum):
+    DEPLOYMENT = "deployment"
+    CONFIG_CHANGE = "config_change"
+    INFRASTRUCTURE = "infrastructure"
+    CODE = "code"
+    DATABASE_MIGRATION = "database_migration"
+    FEATURE_FLAG = "feature_flag"
+    ROLLBACK = "rollback"
+    SCALING = "scaling"
+    SECURITY_PATCH = "security_patch"
+    OTHER = "other"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDraft:
+    """One observed change. ``None`` leaves the field to the API's default."""
+
+    summary: str
+    change_type: ChangeType = ChangeType.DEPLOYMENT
+    description: str | None = None
+    source: str | None = None
+    # The workload's service name; the API client resolves it to a service id (creating the
+    # service when allowed) before posting.
+    service_name: str | None = None
+    environment: str | None = None
+    risk_level: RiskLevel | None = None
+    changed_by: str | None = None
+    external_id: str | None = None
+    tags: tuple[str, ...] = ()
+    occurred_at: datetime | None = None
+    details: dict[str, Any] | None = field(default=None)

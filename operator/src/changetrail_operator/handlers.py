@@ -1,0 +1,310 @@
+"""kopf handlers: a thin layer from kopf's events and indices to the ``Runtime``.
+
+Only ``@kopf.index`` and ``@kopf.on.event`` touch watched kinds, so kopf never adds a
+finalizer, an annotation or a status to them. The only writes are the status subresources of
+ChangePolicy and ClusterChangePolicy objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import kopf
+
+from changetrail_operator import policy_status
+from changetrail_operator.inventory import NamespaceInfo
+from changetrail_operator.memories import ObserverMemories
+from changetrail_operator.observer import CONFIGMAP, DEPLOYMENT, HPA
+from changetrail_operator.policies import GROUP, VERSION, Policy, PolicyError, parse_policy
+from changetrail_operator.runtime import PolicyRef, Runtime
+
+logger = logging.getLogger(__name__)
+
+registry = kopf.OperatorRegistry()
+
+DEPLOYMENTS = ("apps", "v1", "deployments")
+CONFIGMAPS = ("", "v1", "configmaps")
+HPAS = ("autoscaling", "v2", "horizontalpodautoscalers")
+NAMESPACES = ("", "v1", "namespaces")
+CHANGE_POLICIES = (GROUP, VERSION, "changepolicies")
+CLUSTER_CHANGE_POLICIES = (GROUP, VERSION, "clusterchangepolicies")
+_ANNOTATION_PREFIX = "changetrail.io/"
+WATCHED = {DEPLOYMENT: DEPLOYMENTS, CONFIGMAP: CONFIGMAPS, HPA: HPAS}
+
+
+def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
+    # A pure observer posts no Events and takes no part in peering.
+    settings.posting.enabled = False
+    settings.peering.standalone = True
+    # CRDs and namespaces are not rescanned: the RBAC grants no access to CRDs.
+    settings.scanning.disabled = True
+    # Every watch ends server-side, is cut client-side a little later, and is re-opened when
+    # no event or bookmark arrives for a while: a silently hung connection cannot last.
+    settings.watching.server_timeout = runtime.settings.watch_server_timeout
+    settings.watching.client_timeout = runtime.settings.watch_client_timeout
+    settings.watching.connect_timeout = runtime.settings.watch_connect_timeout
+    settings.watching.inactivity_timeout = max(70.0, runtime.settings.watch_server_timeout / 4)
+    # Lists, discovery and status patches are short requests; watches use the timeouts above.
+    settings.networking.request_timeout = 60.0
+    # Lists come in pages of 100: what a listing holds at once (parsed objects, their workers)
+    # stays small however many objects there are; 10,000 ConfigMaps are 100 short requests.
+    settings.watching.chunk_size = 100
+    # A per-object worker holds its last event's body while it idles. Handling an event here
+    # takes well under a millisecond, so idle workers exit soon: a listing of 10,000 objects
+    # must not keep 10,000 bodies alive for kopf's default of five seconds.
+    settings.queueing.idle_timeout = 0.5
+    runtime.kopf_settings = settings
+
+
+async def run(runtime: Runtime, memories: ObserverMemories | None = None, **options: Any) -> None:
+    """Run kopf with the changetrail handlers until it stops; ``options`` go to kopf."""
+    await kopf.operator(
+        registry=registry,
+        memo=runtime,
+        memories=memories if memories is not None else ObserverMemories(WATCHED.keys()),
+        standalone=True,
+        **options,
+    )
+
+
+@kopf.on.startup(registry=registry)
+async def start(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> None:
+    configure_kopf(settings, memo)
+    await memo.start()
+    # kopf starts watching once startup is over. Given the recorded states first, the initial
+    # listing is handled as it arrives instead of piling up one waiting worker (and body) per
+    # object. Bounded, because kopf serves the liveness probe only after startup too: with the
+    # API down, events wait in the handlers instead (see ``_observe``).
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(memo.loaded.wait(), memo.settings.startup_load_wait_seconds)
+    memo.spawn(refresh_policy_counts(memo), name="changetrail policy status")
+    memo.spawn(sweep_deletions(memo), name="changetrail deletion sweep")
+
+
+@kopf.on.cleanup(registry=registry)
+async def stop(memo: Runtime, **_: Any) -> None:
+    await memo.stop()
+
+
+@kopf.on.login(registry=registry)
+def login(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | None:
+    if memo.kube_server is not None:
+        return kopf.ConnectionInfo(server=memo.kube_server, insecure=True)
+    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(
+        **kwargs
+    ) or kopf.login_with_kubeconfig(**kwargs)
+    return info
+
+
+@kopf.on.probe(id="pending", registry=registry)
+def pending(memo: Runtime, **_: Any) -> str:
+    return memo.observer.pending_summary()
+
+
+# Indices: filled from the initial listings before any event handler runs --------------------
+
+
+def _prefixed(values: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {key: value for key, value in values.items() if key.startswith(prefix)}
+
+
+@kopf.index(*NAMESPACES, registry=registry)
+def namespace_info(
+    name: str, labels: Mapping[str, str], annotations: Mapping[str, str], **_: Any
+) -> dict[str, NamespaceInfo]:
+    return {name: NamespaceInfo(dict(labels), _prefixed(annotations, _ANNOTATION_PREFIX))}
+
+
+def _parsed(name: str, namespace: str | None, spec: Mapping[str, Any], meta: Any) -> Policy | str:
+    try:
+        return parse_policy(name, namespace, spec, meta.get("generation"))
+    except PolicyError as error:
+        return str(error)
+
+
+@kopf.index(*CHANGE_POLICIES, registry=registry)
+def change_policies(
+    name: str, namespace: str | None, spec: Mapping[str, Any], meta: Any, **_: Any
+) -> dict[str, Policy | str]:
+    return {f"{namespace}/{name}": _parsed(name, namespace, spec, meta)}
+
+
+@kopf.index(*CLUSTER_CHANGE_POLICIES, registry=registry)
+def cluster_change_policies(
+    name: str, spec: Mapping[str, Any], meta: Any, **_: Any
+) -> dict[str, Policy | str]:
+    return {name: _parsed(name, None, spec, meta)}
+
+
+class KopfInventory:
+    """The observer's view of namespaces and policies, answered from kopf's indices."""
+
+    def __init__(self, indices: Mapping[str, Any]) -> None:
+        self._namespaces: kopf.Index[str, NamespaceInfo] = indices["namespace_info"]
+        self._policies = [
+            *indices["change_policies"].values(),
+            *indices["cluster_change_policies"].values(),
+        ]
+
+    def namespace(self, name: str | None) -> NamespaceInfo:
+        for info in self._namespaces.get(name or "", []):
+            return info
+        return NamespaceInfo()
+
+    def policies(self) -> Sequence[Policy]:
+        return [item for store in self._policies for item in store if isinstance(item, Policy)]
+
+
+# Events ----------------------------------------------------------------------------------
+
+
+async def _observe(kind: str, event: Mapping[str, Any], memo: Runtime, kwargs: Any) -> None:
+    await memo.loaded.wait()
+    memo.observer.observe(kind, event.get("type"), event["object"], KopfInventory(kwargs))
+
+
+@kopf.on.event(*DEPLOYMENTS, registry=registry)
+async def deployment_event(event: Mapping[str, Any], memo: Runtime, **kwargs: Any) -> None:
+    await _observe(DEPLOYMENT, event, memo, kwargs)
+
+
+@kopf.on.event(*CONFIGMAPS, registry=registry)
+async def configmap_event(event: Mapping[str, Any], memo: Runtime, **kwargs: Any) -> None:
+    await _observe(CONFIGMAP, event, memo, kwargs)
+
+
+@kopf.on.event(*HPAS, registry=registry)
+async def hpa_event(event: Mapping[str, Any], memo: Runtime, **kwargs: Any) -> None:
+    await _observe(HPA, event, memo, kwargs)
+
+
+def _report_policy(
+    event: Mapping[str, Any],
+    parsed: Policy | str,
+    reference: str,
+    resource: Any,
+    namespace: str | None,
+    name: str,
+    status: Mapping[str, Any],
+    patch: kopf.Patch,
+    memo: Runtime,
+) -> None:
+    if event.get("type") == "DELETED":
+        memo.policies.pop(reference, None)
+        return
+    counts = _counts(memo, reference)
+    wanted = policy_status.policy_status(
+        generation=(event["object"].get("metadata") or {}).get("generation"),
+        error=parsed if isinstance(parsed, str) else None,
+        objects_matched=counts[0],
+        changes_recorded=counts[1],
+        previous=status,
+    )
+    ref = memo.policies.setdefault(reference, PolicyRef(resource, namespace, name))
+    ref.written = counts
+    if policy_status.needs_update(status, wanted):
+        patch.status.update(wanted)
+
+
+def _counts(memo: Runtime, reference: str) -> tuple[int, int]:
+    matched = sum(1 for governed in memo.observer.governed.values() if governed == reference)
+    return matched, memo.observer.recorded_by_policy.get(reference, 0)
+
+
+@kopf.on.event(*CHANGE_POLICIES, registry=registry)
+def change_policy_event(
+    event: Mapping[str, Any],
+    name: str,
+    namespace: str | None,
+    spec: Mapping[str, Any],
+    meta: Any,
+    status: Mapping[str, Any],
+    patch: kopf.Patch,
+    resource: Any,
+    memo: Runtime,
+    **_: Any,
+) -> None:
+    parsed = _parsed(name, namespace, spec, meta)
+    reference = f"ChangePolicy/{namespace}/{name}"
+    _report_policy(event, parsed, reference, resource, namespace, name, status, patch, memo)
+
+
+@kopf.on.event(*CLUSTER_CHANGE_POLICIES, registry=registry)
+def cluster_change_policy_event(
+    event: Mapping[str, Any],
+    name: str,
+    spec: Mapping[str, Any],
+    meta: Any,
+    status: Mapping[str, Any],
+    patch: kopf.Patch,
+    resource: Any,
+    memo: Runtime,
+    **_: Any,
+) -> None:
+    parsed = _parsed(name, None, spec, meta)
+    reference = f"ClusterChangePolicy/{name}"
+    _report_policy(event, parsed, reference, resource, None, name, status, patch, memo)
+
+
+async def refresh_policy_counts(memo: Runtime) -> None:
+    """Keep the counts in policy statuses current between the policies' own events."""
+    from kopf._cogs.clients.patching import patch_obj  # kopf has no public patch call
+
+    while True:
+        await asyncio.sleep(memo.settings.policy_status_interval)
+        for reference, ref in list(memo.policies.items()):
+            counts = _counts(memo, reference)
+            if counts == ref.written or memo.kopf_settings is None:
+                continue
+            patch = kopf.Patch(
+                {"status": {"objectsMatched": counts[0], "changesRecorded": counts[1]}}
+            )
+            try:
+                await patch_obj(
+                    settings=memo.kopf_settings,
+                    resource=ref.resource,
+                    namespace=cast(Any, ref.namespace),
+                    name=ref.name,
+                    patch=patch,
+                    logger=logger,
+                )
+            except Exception as error:  # a status refresh must never stop the operator
+                logger.warning("Cannot refresh the status of %s: %s", reference, error)
+                continue
+            ref.written = counts
+
+
+async def sweep_deletions(memo: Runtime) -> None:
+    """Once the recorded states are loaded, list the watched kinds to find what was deleted.
+
+    A listing of uids of our own, rather than kopf indices: those would hold every handler
+    until each of 10,000s of objects is indexed (see ``workloads``).
+    """
+    from kopf._cogs.clients.fetching import fetch_objs  # kopf has no public list call
+
+    await memo.loaded.wait()
+    namespaces: list[str | None] = list(memo.settings.watch_namespaces) or [None]
+    while True:
+        try:
+            existing: dict[str, set[str]] = {}
+            for kind, (group, version, plural) in WATCHED.items():
+                resource = kopf.Resource(group, version, plural, namespaced=True)
+                uids = existing.setdefault(kind, set())
+                for namespace in namespaces:
+                    async for chunk, _ in fetch_objs(
+                        settings=memo.kopf_settings,
+                        resource=resource,
+                        namespace=cast(Any, namespace),
+                        logger=logger,
+                    ):
+                        uids.update(str(obj["metadata"]["uid"]) for obj in chunk)
+        except Exception as error:  # retried: a missed sweep would miss deletions until restart
+            logger.warning("Cannot list objects to find deletions yet: %s", error)
+            await asyncio.sleep(memo.settings.retry_max_seconds)
+            continue
+        memo.finish_sweep(existing)
+        return

@@ -1,1 +1,0 @@
-"""changetrail: what changed?"""

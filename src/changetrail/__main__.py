@@ -1,3 +1,0 @@
-from changetrail.cli import main
-
-main()
