@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
     """Add the API's commands to the ``changetrail`` command."""
     app.command("api")(api)
     app.command("migrate")(migrate_command)
+    app.command("openapi")(openapi_command)
     app.add_typer(keys_app, name="keys")
     app.add_typer(webhooks_app, name="webhooks")
 
@@ -59,6 +60,18 @@ def migrate_command() -> None:
 
     migrations.upgrade(ApiSettings().database_url)
     typer.echo("database is at the latest schema", err=True)
+
+
+def openapi_command() -> None:
+    """Print the API's OpenAPI document (the HTTP contract clients are written against)."""
+    import json
+
+    from changetrail_api.app import create_app
+
+    # The document depends on the code only; the app is built, never started, so the database
+    # named here is never opened.
+    document = create_app(ApiSettings(database_url="sqlite://")).openapi()
+    typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 @keys_app.command("create")
