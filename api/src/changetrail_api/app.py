@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
 
@@ -50,7 +51,7 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
 
     app = FastAPI(
         title="changetrail",
-        version="0.1.0",
+        version=version("changetrail-api"),
         description=DESCRIPTION,
         lifespan=lifespan,
     )
