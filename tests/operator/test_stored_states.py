@@ -1,0 +1,162 @@
+"""States as the operator stores them: an upgrade must read, and fingerprint alike, what the
+previous version stored.
+
+The expected states and fingerprints below were produced by the version that introduced this
+test. A change to them means stored states would no longer match live objects after an upgrade:
+every unchanged object would be diffed again, and a changed shape could misread old states.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from changetrail_operator.hashing import JsonDict
+from changetrail_operator.inventory import StaticInventory
+from changetrail_operator.observer import Observer
+from changetrail_operator.policies import parse_policy
+from tests.operator.conftest import ObserverFactory
+from tests.operator.factories import configmap, deployment, evolve, hpa, with_image
+
+STORED: dict[str, JsonDict] = {
+    "ConfigMap/u-cm": {
+        "fingerprint": "sha256:e4d7f046d1535f1cc5247330ff189343",
+        "state": {
+            "binary": {"cert.der": "63c1dd951ffedf6f"},
+            "data": {
+                "LOG_FORMAT": "09ecb6ebc8bcefc7",
+                "LOG_LEVEL": "06271baf49532c87",
+                "TIMEOUT": "624b60c58c9d8bfb",
+            },
+            "rules": "6895dee9",
+            "values": {"LOG_LEVEL": "info"},
+        },
+    },
+    "ConfigMap/u-plain": {
+        "fingerprint": "sha256:d40c54e4d2eaafe6d61683594c14c42d",
+        "state": {"binary": {}, "data": {"A": "6b86b273ff34fce1"}, "rules": None, "values": {}},
+    },
+    "Deployment/u-dep": {
+        "fingerprint": "sha256:95cdbeacc403ff705ddedf3d1003c49a",
+        "state": {
+            "configmaps": ["api-config", "env-config"],
+            "containers": {
+                "api": {
+                    "args": "74234e98",
+                    "command": "74234e98",
+                    "env": {"DB_PASSWORD": "975ab903", "LOG_LEVEL": "8b41902f"},
+                    "env_from": "8e84f3b1",
+                    "image": "registry.example.com/api:1.5.0",
+                    "other": "a8682110",
+                    "resources": {"requests": {"cpu": "500m"}},
+                },
+                "init:migrate": {
+                    "args": "32ff6070",
+                    "command": "74234e98",
+                    "env": {},
+                    "env_from": "74234e98",
+                    "image": "registry.example.com/migrate:3",
+                    "other": "44136fa3",
+                    "resources": {},
+                },
+            },
+            "generation": 2,
+            "history": [["7f1352bb41a4fd1b", "1", ["registry.example.com/api:1.4.2"]]],
+            "pod": "7b0d95a5",
+            "replicas": 3,
+            "restarted_at": "2026-02-01T12:00:00Z",
+            "revision": "1",
+            "rules": None,
+            "template": "02745a6c327de4ee",
+            "template_meta": "65051a75",
+            "volumes": {"api-config": "5d1daa02"},
+        },
+    },
+    "HorizontalPodAutoscaler/u-hpa": {
+        "fingerprint": "sha256:34beaf29e6fe7f1bd2e2f6be2f82d41b",
+        "state": {
+            "desired": 5,
+            "generation": 1,
+            "last_scale": "2026-02-01T10:00:00Z",
+            "rules": None,
+            "spec": {
+                "behavior": "b28f64a9",
+                "maxReplicas": 10,
+                "metrics": ["cpu 70%"],
+                "minReplicas": 2,
+                "target": "Deployment/api",
+            },
+        },
+    },
+}
+
+
+@pytest.fixture
+def observed(make_observer: ObserverFactory) -> Observer:
+    """An observer that saw one object of each kind, with the features their states keep."""
+    observer = make_observer()
+    inventory = StaticInventory()
+    inventory.policy_list.append(
+        parse_policy(
+            "shown",
+            "payments",
+            {
+                "kinds": ["ConfigMap"],
+                "ignore": {"configMapKeys": ["*.lock"]},
+                "redaction": {"showValues": True, "keys": ["LOG_*"]},
+            },
+        )
+    )
+
+    api = deployment(
+        env={"LOG_LEVEL": "info", "DB_PASSWORD": "hunter2"},
+        configmaps=("api-config",),
+        object_uid="u-dep",
+        labels={"app.kubernetes.io/part-of": "payments"},
+    )
+    pod = api["spec"]["template"]["spec"]
+    pod["initContainers"] = [
+        {"name": "migrate", "image": "registry.example.com/migrate:3", "args": ["up"]}
+    ]
+    pod["containers"][0]["envFrom"] = [{"configMapRef": {"name": "env-config"}}]
+    pod["containers"][0]["ports"] = [{"containerPort": 8080}]
+    pod["serviceAccountName"] = "api"
+    observer.observe("Deployment", None, api, inventory)
+    rolled = with_image(api, "registry.example.com/api:1.5.0")
+    rolled["spec"]["template"]["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/restartedAt": "2026-02-01T12:00:00Z",
+        "x": "y",
+    }
+    observer.observe("Deployment", "MODIFIED", rolled, inventory)
+
+    shown = configmap(
+        data={"LOG_LEVEL": "info", "TIMEOUT": "30", "run.lock": "1", "LOG_FORMAT": "x" * 100},
+        binary={"cert.der": "AAAA"},
+        object_uid="u-cm",
+    )
+    observer.observe("ConfigMap", None, shown, inventory)
+    observer.observe(
+        "ConfigMap",
+        None,
+        configmap("plain", "orders", data={"A": "1"}, object_uid="u-plain"),
+        inventory,
+    )
+
+    autoscaler = hpa(object_uid="u-hpa", desired=3)
+    autoscaler["spec"]["behavior"] = {"scaleDown": {"stabilizationWindowSeconds": 300}}
+    observer.observe("HorizontalPodAutoscaler", None, autoscaler, inventory)
+    scaled = evolve(autoscaler, spec_change=False)
+    scaled["status"].update(desiredReplicas=5, lastScaleTime="2026-02-01T10:00:00Z")
+    observer.observe("HorizontalPodAutoscaler", "MODIFIED", scaled, inventory)
+    observer.tick()
+    return observer
+
+
+def test_stored_states_and_fingerprints_keep_their_shape(observed: Observer) -> None:
+    stored = {
+        f"{kind}/{uid}": {
+            "fingerprint": observed.records[(kind, uid)].fingerprint,
+            "state": observed.records[(kind, uid)].state,
+        }
+        for kind, uid in sorted(observed.records)
+    }
+    assert stored == STORED
