@@ -2,7 +2,8 @@
 
 It follows the Dockerfile reference's lexical rules that the project's Dockerfile uses:
 parser directives and comments, backslash line continuations, instructions as a keyword plus
-arguments, and build stages starting at each FROM.
+arguments, build stages starting at each FROM, and targets built FROM an earlier stage (whose
+instructions they inherit).
 """
 
 from __future__ import annotations
@@ -76,6 +77,37 @@ class Dockerfile:
     def stage(self, name: str) -> Stage:
         (found,) = [s for s in self.stages if s.name == name]
         return found
+
+    def chain(self, name: str) -> list[Stage]:
+        """A target and the stages it is built FROM, outermost first, the target last."""
+        stages = [self.stage(name)]
+        while stages[0].base in {s.name for s in self.stages}:
+            if len(stages) > len(self.stages):
+                raise DockerfileError(f"stage {name} is built from itself")
+            stages.insert(0, self.stage(stages[0].base))
+        return stages
+
+    def image_base(self, name: str) -> str:
+        """The image a target finally starts from, with global ARGs substituted."""
+        base = self.chain(name)[0].base
+        return re.sub(r"\$\{(\w+)\}", lambda m: self.global_args[m[1]], base)
+
+    def effective(self, name: str, keyword: str) -> list[Instruction]:
+        """A keyword's instructions as the target's image gets them, inherited ones first."""
+        return [i for stage in self.chain(name) for i in stage.all(keyword)]
+
+    def effective_last(self, name: str, keyword: str) -> Instruction:
+        found = self.effective(name, keyword)
+        if not found:
+            raise DockerfileError(f"target {name} has no {keyword}")
+        return found[-1]
+
+    def effective_pairs(self, name: str, keyword: str) -> dict[str, str]:
+        """ENV or LABEL as the target's image ends up with them (later values win)."""
+        pairs: dict[str, str] = {}
+        for instruction in self.effective(name, keyword):
+            pairs.update(instruction.pairs())
+        return pairs
 
 
 def logical_lines(text: str) -> list[tuple[int, str]]:
