@@ -4,6 +4,7 @@ import base64
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .rendering import (
     CHART_DIR,
@@ -17,6 +18,7 @@ from .rendering import (
 )
 
 CI = CHART_DIR / "ci"
+APP_VERSION = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["appVersion"]
 SELECTOR_KINDS = {"Deployment", "Service", "PodDisruptionBudget"}
 
 
@@ -293,17 +295,80 @@ class TestIngressAndTests:
         (container,) = pod["spec"]["containers"]
         assert container["command"][-1] == "http://changetrail-api.changetrail.svc:80/readyz"
 
-    def test_image_digest_wins_over_the_tag(self, render: Render) -> None:
-        specs = pod_specs(render(CI / "existing-secret-values.yaml"))
-        images = {c["image"] for spec in specs.values() for c in containers(spec)}
-        assert images == {
-            "registry.example.com/platform/changetrail@sha256:" + "0" * 64,
+
+class TestImages:
+    """The API and the operator run separate images; everything else runs the API image."""
+
+    @staticmethod
+    def images(manifests: list[Manifest]) -> dict[str, set[tuple[str, str]]]:
+        """(image, pull policy) of every container, by pod owner."""
+        return {
+            owner: {(c["image"], c["imagePullPolicy"]) for c in containers(spec)}
+            for owner, spec in pod_specs(manifests).items()
         }
 
-    def test_image_tag_defaults_to_the_app_version(self, render: Render) -> None:
-        specs = pod_specs(render(overrides={"image.repository": "changetrail"}))
-        images = {c["image"] for spec in specs.values() for c in containers(spec)}
-        assert images == {"changetrail:0.1.0"}
+    def test_each_pod_runs_its_component_image(self, render: Render) -> None:
+        api = {(f"changetrail-api:{APP_VERSION}", "IfNotPresent")}
+        operator = {(f"changetrail-operator:{APP_VERSION}", "IfNotPresent")}
+        # With SQLite the API pod migrates in an init container; with the PostgreSQL values,
+        # in the hook Job. Both run the API image, like the helm test pod.
+        assert self.images(render()) == {
+            "Deployment/changetrail-api": api,
+            "Deployment/changetrail-operator": operator,
+            "Pod/changetrail-test-readyz": api,
+        }
+        assert len(pod_specs(render())["Deployment/changetrail-api"]["initContainers"]) == 1
+        assert self.images(render(CI / "postgresql-values.yaml")) == {
+            "Deployment/changetrail-api": api,
+            "Job/changetrail-migrate": api,
+            "Deployment/changetrail-operator": operator,
+            "Pod/changetrail-test-readyz": api,
+        }
+
+    def test_image_digest_wins_over_the_tag(self, render: Render) -> None:
+        images = self.images(render(CI / "existing-secret-values.yaml"))
+        registry = "registry.example.com/platform"
+        assert images.pop("Deployment/changetrail-operator") == {
+            (f"{registry}/changetrail-operator@sha256:" + "1" * 64, "Always")
+        }
+        assert set().union(*images.values()) == {
+            (f"{registry}/changetrail-api@sha256:" + "0" * 64, "Always")
+        }
+
+    def test_image_tags_default_to_the_app_version(self, render: Render) -> None:
+        images = {image for pod in self.images(render()).values() for image, _ in pod}
+        assert images == {f"changetrail-api:{APP_VERSION}", f"changetrail-operator:{APP_VERSION}"}
+
+    def test_each_component_takes_its_own_tag_and_pull_policy(self, render: Render) -> None:
+        images = self.images(
+            render(
+                overrides={
+                    "api.image.tag": "1.4.0",
+                    "operator.image.repository": "registry.example.com/observer",
+                    "operator.image.tag": "1.4.1",
+                    "operator.image.pullPolicy": "Always",
+                }
+            )
+        )
+        assert images.pop("Deployment/changetrail-operator") == {
+            ("registry.example.com/observer:1.4.1", "Always")
+        }
+        assert set().union(*images.values()) == {("changetrail-api:1.4.0", "IfNotPresent")}
+
+    def test_version_labels_name_the_image_each_resource_runs(self, render: Render) -> None:
+        manifests = render(overrides={"api.image.tag": "1.4.0", "operator.image.tag": "1.4.1"})
+
+        def version(kind: str, name: str) -> str:
+            label: str = find(manifests, kind, name)["metadata"]["labels"][
+                "app.kubernetes.io/version"
+            ]
+            return label
+
+        assert version("Deployment", "changetrail-api") == "1.4.0"
+        assert version("Pod", "changetrail-test-readyz") == "1.4.0"
+        assert version("Deployment", "changetrail-operator") == "1.4.1"
+        # What both components share carries the release's version.
+        assert version("Secret", "changetrail-bootstrap") == APP_VERSION
 
 
 class TestRollouts:

@@ -103,7 +103,11 @@ def test_the_comment_check_notices_an_undocumented_key() -> None:
         ({"api.replicaCount": "two"}, "/api/replicaCount"),
         ({"api.port": "70000"}, "/api/port"),
         ({"database.type": "mysql"}, "/database/type"),
-        ({"image.pullPolicy": "Sometimes"}, "/image/pullPolicy"),
+        ({"api.image.pullPolicy": "Sometimes"}, "/api/image/pullPolicy"),
+        ({"operator.image.digest": "latest"}, "/operator/image/digest"),
+        ({"operator.image.repository": ""}, "/operator/image/repository"),
+        # One image for both components is gone: api.image and operator.image replace it.
+        ({"image.repository": "changetrail"}, "image"),
         ({"operator.watchNamespaces": "payments"}, "/operator/watchNamespaces"),
         ({"operator.createServices": "yes"}, "/operator/createServices"),
         ({"persistence.size": "lots"}, "/persistence/size"),

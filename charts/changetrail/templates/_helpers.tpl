@@ -39,21 +39,33 @@ app.kubernetes.io/name: {{ include "changetrail.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{/* Labels of every resource. */}}
-{{- define "changetrail.labels" -}}
-helm.sh/chart: {{ include "changetrail.chart" . }}
-{{ include "changetrail.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "changetrail.imageTag" . | trunc 63 | trimSuffix "-" | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{/*
+Labels of every resource, with the version they run; call with (dict "ctx" $ "version" "1.0").
+*/}}
+{{- define "changetrail.versionedLabels" -}}
+helm.sh/chart: {{ include "changetrail.chart" .ctx }}
+{{ include "changetrail.selectorLabels" .ctx }}
+app.kubernetes.io/version: {{ .version | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 app.kubernetes.io/part-of: changetrail
-{{- with .Values.commonLabels }}
+{{- with .ctx.Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
 
-{{/* Labels of one component's resources; call with (dict "ctx" $ "component" "api"). */}}
+{{/* Labels of resources shared by both components: the release's version (appVersion). */}}
+{{- define "changetrail.labels" -}}
+{{ include "changetrail.versionedLabels" (dict "ctx" . "version" .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+Labels of one component's resources, with the tag of the image it runs; call with
+(dict "ctx" $ "component" "api"). The migrations and helm test run the API image.
+*/}}
 {{- define "changetrail.componentLabels" -}}
-{{ include "changetrail.labels" .ctx }}
+{{- $image := ternary .ctx.Values.operator.image .ctx.Values.api.image (eq .component "operator") }}
+{{- $version := include "changetrail.imageTag" (dict "ctx" .ctx "image" $image) }}
+{{ include "changetrail.versionedLabels" (dict "ctx" .ctx "version" $version) }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
@@ -87,15 +99,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/*
+Each component has its own image (api.image, operator.image), both tagged with the chart's
+appVersion unless a tag or digest is given. Call with (dict "ctx" $ "image" .Values.api.image).
+*/}}
 {{- define "changetrail.imageTag" -}}
-{{- default .Chart.AppVersion .Values.image.tag }}
+{{- default .ctx.Chart.AppVersion .image.tag }}
 {{- end }}
 
 {{- define "changetrail.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (include "changetrail.imageTag" .) }}
+{{- printf "%s:%s" .image.repository (include "changetrail.imageTag" .) }}
 {{- end }}
 {{- end }}
 
