@@ -12,7 +12,7 @@ import kmock
 import pytest
 from prometheus_client import REGISTRY
 
-from changetrail_operator.handlers import WATCHED
+from changetrail_operator.kinds import KIND_NAMES
 from changetrail_operator.memories import ObserverMemories
 from tests.integration.harness import (
     Api,
@@ -463,7 +463,7 @@ async def test_kopf_remembers_nothing_per_watched_object(world: World) -> None:
             "spec": {},
         },
     )
-    memories = ObserverMemories(WATCHED.keys())
+    memories = ObserverMemories(KIND_NAMES)
     async with running_operator(world.emulator, world.api.http, memories=memories) as runtime:
         await synced(runtime, 21)
         await world.cluster.patch("configmaps", "payments", "cfg-3", {"data": {"A": "2"}})

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from changetrail_operator.changes import image_transition
-from changetrail_operator.hashing import fingerprint
+from changetrail_operator.kinds.base import Kept
+from changetrail_operator.kinds.configmap import configmap_state
+from changetrail_operator.kinds.deployment import DeploymentKind, DeploymentState, deployment_state
+from changetrail_operator.kinds.hpa import driving_metric
+from changetrail_operator.kinds.pod_templates import image_transition, referenced_configmaps
 from changetrail_operator.managers import changed_by, normalise_manager
 from changetrail_operator.outbox import backoff_delay
 from changetrail_operator.paths import split_path, without_paths
 from changetrail_operator.policy_status import needs_update, policy_status
 from changetrail_operator.settings import OperatorSettings
-from changetrail_operator.snapshots import (
-    configmap_state,
-    deployment_state,
-    driving_metric,
-    referenced_configmaps,
-)
 from tests.operator.factories import configmap, deployment, hpa, managed
 
 
@@ -77,22 +74,26 @@ def test_paths_with_dotted_keys_are_bracketed() -> None:
     assert body["spec"]["template"]["spec"]["containers"][0]["image"] == "x"  # not mutated
 
 
+def _fingerprint(state: DeploymentState) -> str:
+    return DeploymentKind().fingerprint(Kept(state))
+
+
 def test_ignored_paths_do_not_change_the_fingerprint() -> None:
     before = deployment()
     after = deployment(object_uid=before["metadata"]["uid"])
     after["spec"]["template"]["metadata"]["annotations"] = {"sidecar.example.com/version": "2"}
     ignored = ["spec.template.metadata.annotations[sidecar.example.com/version]"]
-    assert fingerprint(deployment_state(before, ignored)) == fingerprint(
+    assert _fingerprint(deployment_state(before, ignored)) == _fingerprint(
         deployment_state(after, ignored)
     )
-    assert fingerprint(deployment_state(before)) != fingerprint(deployment_state(after))
+    assert _fingerprint(deployment_state(before)) != _fingerprint(deployment_state(after))
 
 
 def test_configmap_state_keeps_hashes_and_only_allowed_short_values() -> None:
     body = configmap(data={"LOG_LEVEL": "info", "CERT": "x" * 500, "TOKEN": "secret"})
     state = configmap_state(body, ignored_keys=["TOKEN"], visible_keys=["*"], max_value_bytes=64)
-    assert set(state["data"]) == {"LOG_LEVEL", "CERT"}
-    assert state["values"] == {"LOG_LEVEL": "info"}
+    assert set(state.data) == {"LOG_LEVEL", "CERT"}
+    assert state.values == {"LOG_LEVEL": "info"}
     assert "secret" not in str(configmap_state(body))
 
 

@@ -8,10 +8,13 @@ every unchanged object would be diffed again, and a changed shape could misread 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from changetrail_operator.hashing import JsonDict
 from changetrail_operator.inventory import StaticInventory
+from changetrail_operator.kinds import KIND_NAMES, KINDS
 from changetrail_operator.observer import Observer
 from changetrail_operator.policies import parse_policy
 from tests.operator.conftest import ObserverFactory
@@ -160,3 +163,23 @@ def test_stored_states_and_fingerprints_keep_their_shape(observed: Observer) -> 
         for kind, uid in sorted(observed.records)
     }
     assert stored == STORED
+
+
+@pytest.mark.parametrize("key", sorted(STORED))
+def test_a_stored_state_reads_back_to_the_same_json_and_fingerprint(key: str) -> None:
+    kind = next(kind for kind in KINDS if key.startswith(f"{kind.name}/"))
+    stored = STORED[key]
+
+    kept = kind.from_json(stored["state"])
+
+    assert kind.to_json(kept) == stored["state"]
+    assert kind.fingerprint(kept) == stored["fingerprint"]
+    # And through JSON text, as the API and the local cache hand states back.
+    assert (
+        kind.to_json(kind.from_json(json.loads(json.dumps(kind.to_json(kept)))))
+        == (stored["state"])
+    )
+
+
+def test_states_of_every_kind_are_pinned() -> None:
+    assert {key.split("/")[0] for key in STORED} == set(KIND_NAMES)

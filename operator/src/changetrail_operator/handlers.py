@@ -10,30 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import kopf
 
 from changetrail_operator import policy_status
 from changetrail_operator.inventory import NamespaceInfo
+from changetrail_operator.kinds import KIND_NAMES, KINDS, Kind
 from changetrail_operator.memories import ObserverMemories
-from changetrail_operator.observer import CONFIGMAP, DEPLOYMENT, HPA
 from changetrail_operator.policies import GROUP, VERSION, Policy, PolicyError, parse_policy
+from changetrail_operator.resources import ApiResource
 from changetrail_operator.runtime import PolicyRef, Runtime
 
 logger = logging.getLogger(__name__)
 
 registry = kopf.OperatorRegistry()
 
-DEPLOYMENTS = ("apps", "v1", "deployments")
-CONFIGMAPS = ("", "v1", "configmaps")
-HPAS = ("autoscaling", "v2", "horizontalpodautoscalers")
-NAMESPACES = ("", "v1", "namespaces")
-CHANGE_POLICIES = (GROUP, VERSION, "changepolicies")
-CLUSTER_CHANGE_POLICIES = (GROUP, VERSION, "clusterchangepolicies")
+NAMESPACES = ApiResource("", "v1", "namespaces", namespaced=False)
+CHANGE_POLICIES = ApiResource(GROUP, VERSION, "changepolicies")
+CLUSTER_CHANGE_POLICIES = ApiResource(GROUP, VERSION, "clusterchangepolicies", namespaced=False)
 _ANNOTATION_PREFIX = "changetrail.io/"
-WATCHED = {DEPLOYMENT: DEPLOYMENTS, CONFIGMAP: CONFIGMAPS, HPA: HPAS}
 
 
 def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
@@ -65,7 +62,7 @@ async def run(runtime: Runtime, memories: ObserverMemories | None = None, **opti
     await kopf.operator(
         registry=registry,
         memo=runtime,
-        memories=memories if memories is not None else ObserverMemories(WATCHED.keys()),
+        memories=memories if memories is not None else ObserverMemories(KIND_NAMES),
         standalone=True,
         **options,
     )
@@ -78,7 +75,7 @@ async def start(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> Non
     # kopf starts watching once startup is over. Given the recorded states first, the initial
     # listing is handled as it arrives instead of piling up one waiting worker (and body) per
     # object. Bounded, because kopf serves the liveness probe only after startup too: with the
-    # API down, events wait in the handlers instead (see ``_observe``).
+    # API down, events wait in the handlers instead (see ``_observer_of``).
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(memo.loaded.wait(), memo.settings.startup_load_wait_seconds)
     memo.spawn(refresh_policy_counts(memo), name="changetrail policy status")
@@ -112,7 +109,7 @@ def _prefixed(values: Mapping[str, str], prefix: str) -> dict[str, str]:
     return {key: value for key, value in values.items() if key.startswith(prefix)}
 
 
-@kopf.index(*NAMESPACES, registry=registry)
+@kopf.index(*NAMESPACES.selector, registry=registry)
 def namespace_info(
     name: str, labels: Mapping[str, str], annotations: Mapping[str, str], **_: Any
 ) -> dict[str, NamespaceInfo]:
@@ -126,14 +123,14 @@ def _parsed(name: str, namespace: str | None, spec: Mapping[str, Any], meta: Any
         return str(error)
 
 
-@kopf.index(*CHANGE_POLICIES, registry=registry)
+@kopf.index(*CHANGE_POLICIES.selector, registry=registry)
 def change_policies(
     name: str, namespace: str | None, spec: Mapping[str, Any], meta: Any, **_: Any
 ) -> dict[str, Policy | str]:
     return {f"{namespace}/{name}": _parsed(name, namespace, spec, meta)}
 
 
-@kopf.index(*CLUSTER_CHANGE_POLICIES, registry=registry)
+@kopf.index(*CLUSTER_CHANGE_POLICIES.selector, registry=registry)
 def cluster_change_policies(
     name: str, spec: Mapping[str, Any], meta: Any, **_: Any
 ) -> dict[str, Policy | str]:
@@ -162,24 +159,22 @@ class KopfInventory:
 # Events ----------------------------------------------------------------------------------
 
 
-async def _observe(kind: str, event: Mapping[str, Any], memo: Runtime, kwargs: Any) -> None:
-    await memo.loaded.wait()
-    memo.observer.observe(kind, event.get("type"), event["object"], KopfInventory(kwargs))
+def _observer_of(kind: Kind[Any]) -> Callable[..., Awaitable[None]]:
+    async def observe(event: Mapping[str, Any], memo: Runtime, **kwargs: Any) -> None:
+        await memo.loaded.wait()
+        memo.observer.observe(kind.name, event.get("type"), event["object"], KopfInventory(kwargs))
+
+    return observe
 
 
-@kopf.on.event(*DEPLOYMENTS, registry=registry)
-async def deployment_event(event: Mapping[str, Any], memo: Runtime, **kwargs: Any) -> None:
-    await _observe(DEPLOYMENT, event, memo, kwargs)
+def _watch(kinds: Sequence[Kind[Any]]) -> None:
+    """An event handler per watched kind, and nothing else on them (see the module's docstring)."""
+    for kind in kinds:
+        handler = _observer_of(kind)
+        kopf.on.event(*kind.resource.selector, id=kind.resource.plural, registry=registry)(handler)
 
 
-@kopf.on.event(*CONFIGMAPS, registry=registry)
-async def configmap_event(event: Mapping[str, Any], memo: Runtime, **kwargs: Any) -> None:
-    await _observe(CONFIGMAP, event, memo, kwargs)
-
-
-@kopf.on.event(*HPAS, registry=registry)
-async def hpa_event(event: Mapping[str, Any], memo: Runtime, **kwargs: Any) -> None:
-    await _observe(HPA, event, memo, kwargs)
+_watch(KINDS)
 
 
 def _report_policy(
@@ -215,7 +210,7 @@ def _counts(memo: Runtime, reference: str) -> tuple[int, int]:
     return matched, memo.observer.recorded_by_policy.get(reference, 0)
 
 
-@kopf.on.event(*CHANGE_POLICIES, registry=registry)
+@kopf.on.event(*CHANGE_POLICIES.selector, registry=registry)
 def change_policy_event(
     event: Mapping[str, Any],
     name: str,
@@ -233,7 +228,7 @@ def change_policy_event(
     _report_policy(event, parsed, reference, resource, namespace, name, status, patch, memo)
 
 
-@kopf.on.event(*CLUSTER_CHANGE_POLICIES, registry=registry)
+@kopf.on.event(*CLUSTER_CHANGE_POLICIES.selector, registry=registry)
 def cluster_change_policy_event(
     event: Mapping[str, Any],
     name: str,
@@ -291,9 +286,9 @@ async def sweep_deletions(memo: Runtime) -> None:
     while True:
         try:
             existing: dict[str, set[str]] = {}
-            for kind, (group, version, plural) in WATCHED.items():
-                resource = kopf.Resource(group, version, plural, namespaced=True)
-                uids = existing.setdefault(kind, set())
+            for kind in KINDS:
+                resource = kopf.Resource(*kind.resource.selector, namespaced=True)
+                uids = existing.setdefault(kind.name, set())
                 for namespace in namespaces:
                     async for chunk, _ in fetch_objs(
                         settings=memo.kopf_settings,

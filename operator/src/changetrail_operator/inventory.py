@@ -19,16 +19,6 @@ class NamespaceInfo:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Consumer:
-    """A workload that mounts or reads a ConfigMap."""
-
-    kind: str
-    name: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-
-
 class Inventory(Protocol):
     def namespace(self, name: str | None) -> NamespaceInfo: ...
 

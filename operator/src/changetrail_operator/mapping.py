@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from changetrail_operator.policies import Policy
+if TYPE_CHECKING:
+    # Only a type here: policies name the watched kinds, whose changes are tagged here.
+    from changetrail_operator.policies import Policy
 
 SERVICE_ANNOTATION = "changetrail.io/service"
 ENVIRONMENT_ANNOTATION = "changetrail.io/environment"

@@ -13,10 +13,10 @@ from typing import Any
 
 from changetrail_operator.drafts import ChangeType, RiskLevel
 from changetrail_operator.hashing import content_hash
+from changetrail_operator.kinds import KIND_NAMES
 
 GROUP = "changetrail.io"
 VERSION = "v1alpha1"
-WATCHED_KINDS = ("Deployment", "ConfigMap", "HorizontalPodAutoscaler")
 
 
 class PolicyError(ValueError):
@@ -57,7 +57,7 @@ class Policy:
 
     name: str = "defaults"
     namespace: str | None = None  # None for a ClusterChangePolicy or the defaults
-    kinds: frozenset[str] = frozenset(WATCHED_KINDS)
+    kinds: frozenset[str] = frozenset(KIND_NAMES)
     selector: LabelSelector = field(default_factory=LabelSelector)
     namespace_selector: LabelSelector = field(default_factory=LabelSelector)
     record: bool = True
@@ -153,10 +153,10 @@ def parse_policy(
     name: str, namespace: str | None, spec: Mapping[str, Any], generation: int | None = None
 ) -> Policy:
     """Validate a policy spec (beyond what the CRD schema already enforces) and build it."""
-    kinds = _strings(spec.get("kinds"), "kinds") or WATCHED_KINDS
-    unknown = set(kinds) - set(WATCHED_KINDS)
+    kinds = _strings(spec.get("kinds"), "kinds") or KIND_NAMES
+    unknown = set(kinds) - set(KIND_NAMES)
     if unknown:
-        raise PolicyError(f"kinds: unsupported {sorted(unknown)}; supported {list(WATCHED_KINDS)}")
+        raise PolicyError(f"kinds: unsupported {sorted(unknown)}; supported {list(KIND_NAMES)}")
     ignore = spec.get("ignore") or {}
     service = spec.get("service") or {}
     risk = spec.get("risk") or {}

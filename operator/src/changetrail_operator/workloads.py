@@ -8,13 +8,22 @@ object count and would stall the start in a cluster with 10,000 ConfigMaps.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-
-from changetrail_operator.inventory import Consumer
+from dataclasses import dataclass, field
 
 WorkloadKey = tuple[str | None, str]  # (namespace, name)
 # Label keys kept per workload: the ones service mapping reads (never whole label sets).
 MAPPING_LABELS = ("app.kubernetes.io/part-of", "app.kubernetes.io/name")
 ANNOTATION_PREFIX = "changetrail.io/"
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """A workload that mounts or reads a ConfigMap."""
+
+    kind: str
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 class Workloads:
