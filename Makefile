@@ -1,11 +1,19 @@
-# changetrail developer entry points. `make run` and `make test` install what they need.
+# changetrail developer entry points: `make` lists them. `make run` and `make test` install what
+# they need. Every target has a `## description`, which `make help` prints.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.8
 
-.PHONY: install run test unit lint chart-lint e2e bench image kind-e2e clean
+.PHONY: help install run test lint unit chart-lint image-check e2e bench image crds \
+	chart-readme kind-e2e clean
+
+help: ## list the targets and what each does
+	@echo "Usage: make <target>"
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z0-9-]*:.*## / {printf "  %-13s %s\n", $$1, $$2}' \
+		$(firstword $(MAKEFILE_LIST))
 
 # uv installs both components editable with the development tools, at the versions uv.lock pins;
 # --locked fails when the lock file no longer matches the pyproject files.
@@ -20,9 +28,9 @@ install: $(STAMP) ## create .venv with changetrail and its development tools
 run: $(STAMP) ## serve the API on SQLite (and the operator when a cluster is reachable)
 	@scripts/run.sh
 
-test: $(STAMP) lint unit chart-lint ## everything CI checks, but the e2e suite
+test: $(STAMP) lint unit chart-lint image-check ## everything CI checks, but the e2e suite
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff, ruff format, mypy (strict) and import contracts over every Python file
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -30,10 +38,13 @@ lint: $(STAMP)
 
 unit: $(STAMP) ## unit, API (SQLite and PostgreSQL) and operator tests
 	@scripts/ensure-postgres.sh
-	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/chart
+	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/chart --ignore=tests/image
 
-chart-lint: $(STAMP) ## helm lint, template and schema checks of the chart
+chart-lint: $(STAMP) ## helm lint, template, schema, CRD copy and chart README checks
 	$(PY) -m pytest tests/chart
+
+image-check: $(STAMP) ## the Dockerfile's promises, and its build stage replayed without Docker
+	$(PY) -m pytest tests/image
 
 e2e: $(STAMP) ## the operator and chart against a real control plane (built once, cached)
 	@e2e/run.sh
@@ -43,11 +54,19 @@ bench: $(STAMP) ## benchmarks, printed as ratios against a baseline from the sam
 	@scripts/ensure-wrk.sh
 	$(PY) -m bench
 
-image: ## build the container image (needs Docker)
-	docker build -t changetrail:dev .
+# IMAGE_TAG (default: the release version) and IMAGE_PREFIX (a registry, e.g.
+# registry.example.com/platform/) name the images: make image IMAGE_TAG=dev
+image: ## build the changetrail-api and changetrail-operator images (needs Docker)
+	@scripts/build-images.sh
+
+crds: ## copy the CRDs from crds/ into the chart (after editing crds/*.yaml)
+	@scripts/sync-crds.sh
+
+chart-readme: $(STAMP) ## regenerate charts/changetrail/README.md from values.yaml's comments
+	$(PY) scripts/chart_readme.py --write
 
 kind-e2e: ## the e2e suite against a kind cluster (needs Docker and kind)
 	@e2e/kind.sh
 
-clean:
+clean: ## remove .venv and the tools' caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
