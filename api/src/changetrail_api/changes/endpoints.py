@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.auth import Principal, require
 from changetrail_api.changes import service
-from changetrail_api.changes.repository import ChangeFilters
+from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.changes.schemas import ChangeCreate, ChangeEnvelope, ChangeListEnvelope
 from changetrail_api.deps import SessionDep
 from changetrail_api.domain import ChangeType, RiskLevel

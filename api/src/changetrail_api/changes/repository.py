@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from changetrail_api.changes.filters import ChangeFilters as ChangeFilters
 from changetrail_api.changes.models import Change, ChangeComboCounter, ChangeCounter, ChangeTag
 from changetrail_api.services.models import Service
 from changetrail_api.upsert import cached_statement, insert
@@ -33,41 +33,26 @@ COUNTER_SHARDS = 8
 COUNTED_COLUMNS = ("service_id", "change_type", "environment", "source")
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeFilters:
-    service_id: str | None = None
-    change_type: str | None = None
-    source: str | None = None
-    environment: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    risk_level: str | None = None
-    changed_by: str | None = None
-    tags: tuple[str, ...] = ()
-    q: str | None = None
-    external_id: str | None = None
-    sort: str = "created_at"
+def _counter(filters: ChangeFilters) -> tuple[str, dict[str, str]] | None:
+    """Where an exact total for this filter can be summed instead of counted, if anywhere.
 
-    def counter(self) -> tuple[str, dict[str, str]] | None:
-        """Where an exact total for this filter can be summed instead of counted, if anywhere.
-
-        ("all", {}) unfiltered, ("tag", {"tag": t}) for one tag alone, ("combo", columns) for
-        equality on some of service, type, environment and source; None otherwise.
-        """
-        uncounted = (
-            self.start,
-            self.end,
-            self.risk_level,
-            self.changed_by,
-            self.q,
-            self.external_id,
-        )
-        if any(v is not None for v in uncounted):
-            return None
-        columns = {c: getattr(self, c) for c in COUNTED_COLUMNS if getattr(self, c) is not None}
-        if self.tags:
-            return ("tag", {"tag": self.tags[0]}) if len(self.tags) == 1 and not columns else None
-        return ("combo", columns) if columns else ("all", {})
+    ("all", {}) unfiltered, ("tag", {"tag": t}) for one tag alone, ("combo", columns) for
+    equality on some of service, type, environment and source; None otherwise.
+    """
+    uncounted = (
+        filters.start,
+        filters.end,
+        filters.risk_level,
+        filters.changed_by,
+        filters.q,
+        filters.external_id,
+    )
+    if any(v is not None for v in uncounted):
+        return None
+    columns = {c: getattr(filters, c) for c in COUNTED_COLUMNS if getattr(filters, c) is not None}
+    if filters.tags:
+        return ("tag", {"tag": filters.tags[0]}) if len(filters.tags) == 1 and not columns else None
+    return ("combo", columns) if columns else ("all", {})
 
 
 def _insert_change(session: AsyncSession) -> Any:
@@ -291,7 +276,7 @@ def _conditions(org_id: str, filters: ChangeFilters) -> list[ColumnElement[bool]
 
 
 async def count(session: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
-    counter = filters.counter()
+    counter = _counter(filters)
     statement: Any
     if counter is None:
         statement = select(func.count()).select_from(Change).where(*_conditions(org_id, filters))

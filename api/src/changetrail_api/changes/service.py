@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.base import new_id, utcnow_ms
 from changetrail_api.changes import repository
+from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.changes.models import Change
-from changetrail_api.changes.repository import ChangeFilters
 from changetrail_api.changes.schemas import ChangeCreate, ChangeOut
 from changetrail_api.domain import ChangeDraft, ChangeType, RiskLevel
 from changetrail_api.errors import FieldError, NotFoundError

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from changetrail_api.auth import Principal, require
 from changetrail_api.deps import SessionDep
 from changetrail_api.incidents import service
-from changetrail_api.incidents.repository import IncidentFilters
+from changetrail_api.incidents.filters import IncidentFilters
 from changetrail_api.incidents.schemas import (
     CorrelationMeta,
     IncidentCreate,

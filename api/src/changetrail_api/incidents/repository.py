@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import ColumnElement, Row, case, delete, exists, func, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.changes.models import Change, ChangeTag
+from changetrail_api.incidents.filters import IncidentFilters as IncidentFilters
 from changetrail_api.incidents.models import Incident, IncidentService
 from changetrail_api.services.models import Service
 from changetrail_api.upsert import insert
@@ -18,18 +18,6 @@ from changetrail_api.upsert import insert
 # How many changes correlation reads per query. Ranked in memory, so this bounds the work of one
 # request; the queries take the changes closest to the window's end first.
 MAX_CANDIDATES = 500
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentFilters:
-    status: str | None = None
-    severity: str | None = None
-    environment: str | None = None
-    service_id: str | None = None
-    source: str | None = None
-    external_id: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
 
 
 async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> bool:

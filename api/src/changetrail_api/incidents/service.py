@@ -22,8 +22,8 @@ from changetrail_api.correlation import (
 )
 from changetrail_api.errors import FieldError, NotFoundError
 from changetrail_api.incidents import repository
+from changetrail_api.incidents.filters import IncidentFilters
 from changetrail_api.incidents.models import Incident
-from changetrail_api.incidents.repository import IncidentFilters
 from changetrail_api.incidents.schemas import (
     IncidentCreate,
     IncidentOut,
