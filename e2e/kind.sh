@@ -2,16 +2,16 @@
 # `make kind-e2e`: the e2e suite against a kind cluster, for machines with Docker and kind.
 #
 # Creates the cluster (the HPA controller off, because the HPA scenarios play the
-# autoscaler themselves), builds the image and loads it into kind, then runs the same
+# autoscaler themselves), builds both images and loads them into kind, then runs the same
 # pytest suite as `make e2e`. The suite installs the chart with helm, so the chart's
-# own API and operator run in kind with the image just built; the suite's API and
+# own API and operator run in kind with the images just built; the suite's API and
 # operator still run locally, the operator with a token of the chart's ServiceAccount.
 # KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cluster="${KIND_CLUSTER_NAME:-changetrail-e2e}"
-image="changetrail:e2e"
+image_tag="e2e"
 for tool in docker kind kubectl; do
     command -v "$tool" >/dev/null || { echo "kind-e2e needs $tool on PATH" >&2; exit 1; }
 done
@@ -32,8 +32,10 @@ if [[ "${KEEP_CLUSTER:-0}" != 1 ]]; then
     trap 'kind delete cluster --name "$cluster"' EXIT
 fi
 
-docker build -t "$image" .
-kind load docker-image "$image" --name "$cluster"
+IMAGE_TAG="$image_tag" scripts/build-images.sh
+for component in api operator; do
+    kind load docker-image "changetrail-${component}:${image_tag}" --name "$cluster"
+done
 # The scenarios roll out registry.example.com/shop/api:<tag>, which no registry serves:
 # on kind, where kubelets really pull, those tags are the pause image loaded in advance.
 docker pull registry.k8s.io/pause:3.10
@@ -46,5 +48,5 @@ kubeconfig="$(mktemp)"
 kind get kubeconfig --name "$cluster" >"$kubeconfig"
 scripts/ensure-postgres.sh
 
-CHANGETRAIL_E2E_KUBECONFIG="$kubeconfig" CHANGETRAIL_E2E_IMAGE="$image" \
+CHANGETRAIL_E2E_KUBECONFIG="$kubeconfig" CHANGETRAIL_E2E_IMAGE_TAG="$image_tag" \
     .venv/bin/python -m pytest tests/e2e -v "$@"

@@ -63,11 +63,16 @@ def chart_install_args(api_key: str) -> list[str]:
     what the chart contributes is the operator's identity and RBAC.
     """
     image: list[str] = []
-    if built := os.environ.get("CHANGETRAIL_E2E_IMAGE"):
-        # A cluster with real kubelets (kind) runs the chart's pods from a locally built image.
-        repository, _, tag = built.rpartition(":")
-        image = [f"--set=image.repository={repository}", f"--set=image.tag={tag}"]
-        image.append("--set=image.pullPolicy=Never")
+    if tag := os.environ.get("CHANGETRAIL_E2E_IMAGE_TAG"):
+        # A cluster with real kubelets (kind) runs the chart's pods from the two images built
+        # locally by `make image` (<prefix>changetrail-api:<tag>, <prefix>changetrail-operator:<tag>).
+        prefix = os.environ.get("CHANGETRAIL_E2E_IMAGE_PREFIX", "")
+        for component in ("api", "operator"):
+            image += [
+                f"--set={component}.image.repository={prefix}changetrail-{component}",
+                f"--set={component}.image.tag={tag}",
+                f"--set={component}.image.pullPolicy=Never",
+            ]
     return [
         RELEASE_NAME,
         str(CHART_DIR),
