@@ -65,7 +65,7 @@ def chart_install_args(api_key: str) -> list[str]:
     image: list[str] = []
     if tag := os.environ.get("CHANGETRAIL_E2E_IMAGE_TAG"):
         # A cluster with real kubelets (kind) runs the chart's pods from the two images built
-        # locally by `make image` (<prefix>changetrail-api:<tag>, <prefix>changetrail-operator:<tag>).
+        # locally by `make image` (changetrail-api and changetrail-operator, tagged alike).
         prefix = os.environ.get("CHANGETRAIL_E2E_IMAGE_PREFIX", "")
         for component in ("api", "operator"):
             image += [
