@@ -15,6 +15,7 @@ import kmock
 from changetrail_api.app import create_app
 from changetrail_api.settings import ApiSettings
 from changetrail_operator.handlers import run
+from changetrail_operator.kube_connection import USER_AGENT
 from changetrail_operator.memories import ObserverMemories
 from changetrail_operator.runtime import Runtime
 from changetrail_operator.settings import OperatorSettings
@@ -91,11 +92,11 @@ class Cluster:
             assert response.status < 300, await response.text()
 
     def operator_writes(self) -> list[Any]:
-        """Requests from kopf that would modify something."""
+        """Requests from the operator (kopf's or its own) that would modify something."""
         return [
             request
             for request in self.emulator  # every request the emulator has served
-            if str(request.headers.get("User-Agent", "")).startswith("kopf/")
+            if str(request.headers.get("User-Agent", "")).startswith(("kopf/", USER_AGENT))
             and request.method not in {kmock.method.GET, kmock.method.HEAD, kmock.method.OPTIONS}
         ]
 

@@ -12,7 +12,9 @@ import kmock
 import pytest
 from prometheus_client import REGISTRY
 
-from changetrail_operator.kinds import KIND_NAMES
+from changetrail_operator.handlers import CLUSTER_CHANGE_POLICIES
+from changetrail_operator.kinds import KIND_NAMES, KINDS
+from changetrail_operator.kube_connection import USER_AGENT
 from changetrail_operator.memories import ObserverMemories
 from tests.integration.harness import (
     Api,
@@ -27,6 +29,8 @@ from tests.integration.harness import (
     synced,
 )
 from tests.operator.factories import JsonDict, configmap, deployment, hpa
+
+KIND_PLURALS = [kind.resource.plural for kind in KINDS]
 
 
 @dataclass
@@ -339,6 +343,38 @@ async def test_policy_counts_in_status_follow_recorded_changes(world: World) -> 
     assert status["objectsMatched"] == 1
     [change] = await recorded(world.api.http)
     assert change["details"]["policy"] == "ClusterChangePolicy/team-pay"
+
+
+async def test_the_sweep_and_policy_statuses_use_the_operators_own_client(world: World) -> None:
+    # kopf only watches and indexes; the listing that finds deletions and the refreshed counts
+    # are requests of the operator's own client, with the credentials kopf logged in with.
+    await world.cluster.create(
+        "clusterchangepolicies",
+        {
+            "apiVersion": "changetrail.io/v1alpha1",
+            "kind": "ClusterChangePolicy",
+            "metadata": {"name": "everything", "generation": 1},
+            "spec": {},
+        },
+    )
+    await world.cluster.create("configmaps", configmap(data={"A": "1"}))
+    async with running_operator(world.emulator, world.api.http) as runtime:
+        await synced(runtime, 1)
+        await runtime.swept.wait()
+        await world.cluster.patch("configmaps", "payments", "api-config", {"data": {"A": "2"}})
+        await _summaries(world.api, 1)
+        await eventually(lambda: _counted(world, "clusterchangepolicies", None, "everything", 1))
+        # The counts the refresh would write (it writes only when kopf's own patch has not).
+        status = {"objectsMatched": 1, "changesRecorded": 1}
+        assert await runtime.kube.patch_status(CLUSTER_CHANGE_POLICIES, None, "everything", status)
+
+    own = [r for r in world.emulator if r.headers.get("User-Agent", "").startswith(USER_AGENT)]
+    listings = [r for r in own if r.method == kmock.method.GET]
+    assert {r.resource.plural for r in listings} == set(KIND_PLURALS)
+    assert all(r.params.get("limit") == "100" and r.namespace is None for r in listings)
+    patches = [r for r in own if r.method == kmock.method.PATCH]
+    assert {(r.name, r.subresource) for r in patches} == {("everything", "status")}
+    assert _counted(world, "clusterchangepolicies", None, "everything", 1) is not None
 
 
 def _counted(

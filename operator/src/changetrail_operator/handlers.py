@@ -2,7 +2,8 @@
 
 Only ``@kopf.index`` and ``@kopf.on.event`` touch watched kinds, so kopf never adds a
 finalizer, an annotation or a status to them. The only writes are the status subresources of
-ChangePolicy and ClusterChangePolicy objects.
+ChangePolicy and ClusterChangePolicy objects. Only kopf's public API is used here; what the
+operator still needs of kopf's internals is in ``kopf_internals``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
 from changetrail_operator import policy_status
+from changetrail_operator.bodies import as_dict
 from changetrail_operator.inventory import NamespaceInfo
 from changetrail_operator.kinds import KIND_NAMES, KINDS, Kind
 from changetrail_operator.memories import ObserverMemories
@@ -54,7 +56,6 @@ def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
     # takes well under a millisecond, so idle workers exit soon: a listing of 10,000 objects
     # must not keep 10,000 bodies alive for kopf's default of five seconds.
     settings.queueing.idle_timeout = 0.5
-    runtime.kopf_settings = settings
 
 
 async def run(runtime: Runtime, memories: ObserverMemories | None = None, **options: Any) -> None:
@@ -87,14 +88,25 @@ async def stop(memo: Runtime, **_: Any) -> None:
     await memo.stop()
 
 
-@kopf.on.login(registry=registry)
-def login(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | None:
+async def credentials(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | None:
+    """The pod's service account, else the kubeconfig (or the test's server), through kopf's
+    public login functions; the operator's own requests take them too (see ``kube_client``)."""
+    info: kopf.ConnectionInfo | None
     if memo.kube_server is not None:
-        return kopf.ConnectionInfo(server=memo.kube_server, insecure=True)
-    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(
-        **kwargs
-    ) or kopf.login_with_kubeconfig(**kwargs)
+        info = kopf.ConnectionInfo(server=memo.kube_server, insecure=True)
+    else:
+        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    if info is not None:
+        memo.kube.log_in(info)
     return info
+
+
+@kopf.on.login(registry=registry)
+async def login(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | None:
+    # kopf calls this at start and again whenever the API refuses its credentials (a rotated
+    # token). Asynchronous, so that it runs in the event loop of the client it updates rather
+    # than in a worker thread.
+    return await credentials(memo, **kwargs)
 
 
 @kopf.on.probe(id="pending", registry=registry)
@@ -181,7 +193,7 @@ def _report_policy(
     event: Mapping[str, Any],
     parsed: Policy | str,
     reference: str,
-    resource: Any,
+    resource: ApiResource,
     namespace: str | None,
     name: str,
     status: Mapping[str, Any],
@@ -219,13 +231,12 @@ def change_policy_event(
     meta: Any,
     status: Mapping[str, Any],
     patch: kopf.Patch,
-    resource: Any,
     memo: Runtime,
     **_: Any,
 ) -> None:
     parsed = _parsed(name, namespace, spec, meta)
     reference = f"ChangePolicy/{namespace}/{name}"
-    _report_policy(event, parsed, reference, resource, namespace, name, status, patch, memo)
+    _report_policy(event, parsed, reference, CHANGE_POLICIES, namespace, name, status, patch, memo)
 
 
 @kopf.on.event(*CLUSTER_CHANGE_POLICIES.selector, registry=registry)
@@ -236,37 +247,28 @@ def cluster_change_policy_event(
     meta: Any,
     status: Mapping[str, Any],
     patch: kopf.Patch,
-    resource: Any,
     memo: Runtime,
     **_: Any,
 ) -> None:
     parsed = _parsed(name, None, spec, meta)
     reference = f"ClusterChangePolicy/{name}"
-    _report_policy(event, parsed, reference, resource, None, name, status, patch, memo)
+    _report_policy(
+        event, parsed, reference, CLUSTER_CHANGE_POLICIES, None, name, status, patch, memo
+    )
 
 
 async def refresh_policy_counts(memo: Runtime) -> None:
     """Keep the counts in policy statuses current between the policies' own events."""
-    from kopf._cogs.clients.patching import patch_obj  # kopf has no public patch call
-
     while True:
         await asyncio.sleep(memo.settings.policy_status_interval)
         for reference, ref in list(memo.policies.items()):
             counts = _counts(memo, reference)
-            if counts == ref.written or memo.kopf_settings is None:
+            if counts == ref.written or not memo.kube.logged_in:
                 continue
-            patch = kopf.Patch(
-                {"status": {"objectsMatched": counts[0], "changesRecorded": counts[1]}}
-            )
+            status = {"objectsMatched": counts[0], "changesRecorded": counts[1]}
             try:
-                await patch_obj(
-                    settings=memo.kopf_settings,
-                    resource=ref.resource,
-                    namespace=cast(Any, ref.namespace),
-                    name=ref.name,
-                    patch=patch,
-                    logger=logger,
-                )
+                # False when the policy is gone: its deletion event forgets it.
+                await memo.kube.patch_status(ref.resource, ref.namespace, ref.name, status)
             except Exception as error:  # a status refresh must never stop the operator
                 logger.warning("Cannot refresh the status of %s: %s", reference, error)
                 continue
@@ -279,24 +281,16 @@ async def sweep_deletions(memo: Runtime) -> None:
     A listing of uids of our own, rather than kopf indices: those would hold every handler
     until each of 10,000s of objects is indexed (see ``workloads``).
     """
-    from kopf._cogs.clients.fetching import fetch_objs  # kopf has no public list call
-
     await memo.loaded.wait()
     namespaces: list[str | None] = list(memo.settings.watch_namespaces) or [None]
     while True:
         try:
             existing: dict[str, set[str]] = {}
             for kind in KINDS:
-                resource = kopf.Resource(*kind.resource.selector, namespaced=True)
                 uids = existing.setdefault(kind.name, set())
                 for namespace in namespaces:
-                    async for chunk, _ in fetch_objs(
-                        settings=memo.kopf_settings,
-                        resource=resource,
-                        namespace=cast(Any, namespace),
-                        logger=logger,
-                    ):
-                        uids.update(str(obj["metadata"]["uid"]) for obj in chunk)
+                    async for page in memo.kube.list_objects(kind.resource, namespace):
+                        uids.update(str(as_dict(obj.get("metadata")).get("uid")) for obj in page)
         except Exception as error:  # retried: a missed sweep would miss deletions until restart
             logger.warning("Cannot list objects to find deletions yet: %s", error)
             await asyncio.sleep(memo.settings.retry_max_seconds)

@@ -18,8 +18,10 @@ import httpx
 
 from changetrail_operator import metrics
 from changetrail_operator.api_client import ChangetrailClient, RetryableError
+from changetrail_operator.kube_client import KubeClient
 from changetrail_operator.observer import Observer
 from changetrail_operator.outbox import Outbox, backoff_delay
+from changetrail_operator.resources import ApiResource
 from changetrail_operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ def count_watch_restarts(verbose: bool) -> None:
 class PolicyRef:
     """Where a policy lives, so its status can be refreshed outside its own events."""
 
-    resource: Any
+    resource: ApiResource
     namespace: str | None
     name: str
     written: tuple[int, int] = (-1, -1)  # (objects matched, changes recorded) last reported
@@ -68,12 +70,13 @@ class Runtime:
     kube_server: str | None = None
     rand: Callable[[], float] = random.random
     client: ChangetrailClient = field(init=False)
+    # The Kubernetes API besides kopf's watches, with the credentials of kopf's login.
+    kube: KubeClient = field(init=False)
     outbox: Outbox = field(init=False)
     observer: Observer = field(init=False)
     loaded: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     swept: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     policies: dict[str, PolicyRef] = field(init=False, default_factory=dict)
-    kopf_settings: Any = field(init=False, default=None)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -86,6 +89,7 @@ class Runtime:
             rand=self.rand,
         )
         self.observer = Observer(self.settings, self.outbox)
+        self.kube = KubeClient(connect_timeout=self.settings.watch_connect_timeout)
 
     def __copy__(self) -> Runtime:
         # kopf gives every object a shallow copy of the memo. The runtime is one per process:
@@ -109,6 +113,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.kube.close()
         self.observer.close()
 
     async def _load_forever(self) -> None:
