@@ -11,9 +11,9 @@ from fastapi import Depends, Request
 
 from changetrail_api.deps import SessionDep
 from changetrail_api.errors import ProblemError
-from changetrail_api.keys import repository as keys_repository
+from changetrail_api.keys import service as keys_service
 from changetrail_api.scopes import Scope
-from changetrail_api.security import hash_secret, same_secret
+from changetrail_api.security import hash_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +103,8 @@ async def authenticate(request: Request, session: SessionDep) -> Principal:
     state = request.app.state
     principal: Principal | None = state.key_cache.get(key_hash)
     if principal is None:
-        row = await keys_repository.get_active_by_hash(session, key_hash)
-        if row is None or not same_secret(row.key_hash, key_hash):
+        row = await keys_service.active_key(session, key_hash)
+        if row is None:
             raise ProblemError(401, "Invalid or revoked API key.", headers=_UNAUTHORIZED_HEADERS)
         principal = Principal(org_id=row.org_id, key_id=row.id, scopes=frozenset(row.scopes))
         state.key_cache.put(key_hash, principal)

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from changetrail_api.auth import Principal, require
 from changetrail_api.deps import SessionDep
-from changetrail_api.errors import NotFoundError
-from changetrail_api.keys import repository, service
+from changetrail_api.keys import service
 from changetrail_api.keys.schemas import ApiKeyCreate, ApiKeyListEnvelope, NewApiKeyEnvelope
 from changetrail_api.pagination import PageDep
 from changetrail_api.scopes import Scope
@@ -29,10 +28,10 @@ async def create_api_key(
 @router.get("")
 async def list_api_keys(principal: Admin, session: SessionDep, page: PageDep) -> ApiKeyListEnvelope:
     """List API keys (never the keys themselves)."""
-    rows, total = await repository.page(
+    data, total = await service.list_keys(
         session, principal.org_id, limit=page.limit, offset=page.offset
     )
-    return ApiKeyListEnvelope(data=[service.to_out(r) for r in rows], meta=page.meta(total))
+    return ApiKeyListEnvelope(data=data, meta=page.meta(total))
 
 
 @router.delete("/{key_id}", status_code=204)
@@ -40,9 +39,6 @@ async def revoke_api_key(
     key_id: str, principal: Admin, session: SessionDep, request: Request
 ) -> Response:
     """Revoke an API key; it stops working at once."""
-    # Revoking twice is fine; revoking what this organisation does not have is a 404.
-    revoked = await repository.revoke(session, principal.org_id, key_id)
-    if not revoked and not await repository.exists(session, principal.org_id, key_id):
-        raise NotFoundError("API key", key_id)
+    await service.revoke(session, principal.org_id, key_id)
     request.app.state.key_cache.evict_key(key_id)
     return Response(status_code=204)

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.base import new_id, utcnow_ms
+from changetrail_api.errors import NotFoundError
 from changetrail_api.keys import repository
 from changetrail_api.keys.models import ApiKey
 from changetrail_api.keys.schemas import ApiKeyOut, NewApiKeyOut
-from changetrail_api.orgs import repository as orgs_repository
+from changetrail_api.orgs import service as orgs_service
 from changetrail_api.scopes import Scope
-from changetrail_api.security import display_prefix, hash_secret, new_api_key
+from changetrail_api.security import display_prefix, hash_secret, new_api_key, same_secret
 
 
 def to_out(key: ApiKey) -> ApiKeyOut:
@@ -51,11 +52,33 @@ async def issue(
 async def issue_for_org_slug(
     session: AsyncSession, org_slug: str, name: str, scopes: Iterable[str]
 ) -> NewApiKeyOut:
-    org = await orgs_repository.ensure(session, org_slug)
+    org = await orgs_service.ensure(session, org_slug)
     return await issue(session, org.id, name, scopes)
 
 
 async def ensure_bootstrap(session: AsyncSession, org_slug: str, plaintext: str) -> None:
     """Make sure an admin key with exactly this value exists (idempotent across restarts)."""
-    org = await orgs_repository.ensure(session, org_slug)
+    org = await orgs_service.ensure(session, org_slug)
     await repository.add_if_missing(session, _row(org.id, "bootstrap", [Scope.ADMIN], plaintext))
+
+
+async def active_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    """The unrevoked key with this hash, or None: what authenticating a request asks."""
+    key = await repository.get_active_by_hash(session, key_hash)
+    if key is None or not same_secret(key.key_hash, key_hash):
+        return None
+    return key
+
+
+async def list_keys(
+    session: AsyncSession, org_id: str, *, limit: int, offset: int
+) -> tuple[list[ApiKeyOut], int]:
+    rows, total = await repository.page(session, org_id, limit=limit, offset=offset)
+    return [to_out(row) for row in rows], total
+
+
+async def revoke(session: AsyncSession, org_id: str, key_id: str) -> None:
+    """Revoke a key of this organisation; revoking twice is fine, a foreign key is a 404."""
+    revoked = await repository.revoke(session, org_id, key_id)
+    if not revoked and not await repository.exists(session, org_id, key_id):
+        raise NotFoundError("API key", key_id)
