@@ -12,10 +12,10 @@ from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.changes.schemas import ChangeCreate, ChangeEnvelope, ChangeListEnvelope
 from changetrail_api.deps import SessionDep
 from changetrail_api.domain import ChangeType, RiskLevel
-from changetrail_api.errors import FieldError, NotFoundError
+from changetrail_api.errors import FieldError
 from changetrail_api.pagination import Page, PageDep
 from changetrail_api.scopes import Scope
-from changetrail_api.services import repository as services_repository
+from changetrail_api.services import service as services_service
 from changetrail_api.timefmt import query_instant
 
 router = APIRouter(tags=["changes"])
@@ -117,8 +117,7 @@ async def log_service_change(
     idempotency_key: IdempotencyKey = None,
 ) -> ChangeEnvelope:
     """Log a change for a specific service."""
-    if await services_repository.get(session, principal.org_id, service_id) is None:
-        raise NotFoundError("service", service_id)
+    await services_service.get(session, principal.org_id, service_id)  # 404 unless it exists
     if body.service_id is not None and body.service_id != service_id:
         raise FieldError("service_id", "differs from the service in the path")
     body = body.model_copy(update={"service_id": service_id})
@@ -134,8 +133,7 @@ async def list_service_changes(
     page: PageDep,
 ) -> ChangeListEnvelope:
     """List changes for a service, newest first."""
-    if await services_repository.get(session, principal.org_id, service_id) is None:
-        raise NotFoundError("service", service_id)
+    await services_service.get(session, principal.org_id, service_id)  # 404 unless it exists
     return await _list(session, principal, replace(filters, service_id=service_id), page)
 
 

@@ -201,6 +201,12 @@ async def forget_service_counters(session: AsyncSession, org_id: str, service_id
         )
 
 
+async def service_name(session: AsyncSession, org_id: str, service_id: str) -> str | None:
+    """The name of this organisation's service with this id; None when it has none."""
+    statement = select(Service.name).where(Service.org_id == org_id, Service.id == service_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def find_existing(
     session: AsyncSession,
     org_id: str,

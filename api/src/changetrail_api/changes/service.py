@@ -14,7 +14,6 @@ from changetrail_api.changes.schemas import ChangeCreate, ChangeOut
 from changetrail_api.domain import ChangeDraft, ChangeType, RiskLevel
 from changetrail_api.errors import FieldError, NotFoundError
 from changetrail_api.metrics import CHANGES_RECORDED
-from changetrail_api.services import repository as services_repository
 
 
 def to_out(change: Change, service_name: str | None) -> ChangeOut:
@@ -58,12 +57,11 @@ async def record(
     """
     service_name: str | None = None
     if payload.service_id is not None:
-        service = await services_repository.get(session, org_id, payload.service_id)
-        if service is None:
+        service_name = await repository.service_name(session, org_id, payload.service_id)
+        if service_name is None:
             raise FieldError(
                 "service_id", f"no service {payload.service_id!r} in this organisation"
             )
-        service_name = service.name
     now = utcnow_ms()
     values: dict[str, Any] = payload.model_dump(exclude={"occurred_at"})
     values.update(
@@ -133,3 +131,8 @@ async def list_changes(
     else:
         total = await repository.count(session, org_id, filters)
     return [to_out(*row) for row in rows], total
+
+
+async def forget_service(session: AsyncSession, org_id: str, service_id: str) -> None:
+    """Before a service is deleted: its changes stay, counted from now on as without a service."""
+    await repository.forget_service_counters(session, org_id, service_id)

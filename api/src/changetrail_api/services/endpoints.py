@@ -8,7 +8,7 @@ from changetrail_api.auth import Principal, require
 from changetrail_api.deps import SessionDep
 from changetrail_api.pagination import PageDep
 from changetrail_api.scopes import Scope
-from changetrail_api.services import repository, service
+from changetrail_api.services import service
 from changetrail_api.services.schemas import (
     ServiceCreate,
     ServiceEnvelope,
@@ -39,10 +39,10 @@ async def list_services(
     slug: Annotated[str | None, Query(max_length=200, description="Exact slug")] = None,
 ) -> ServiceListEnvelope:
     """List services by name."""
-    rows, total = await repository.page(
+    data, total = await service.list_services(
         session, principal.org_id, name=name, slug=slug, limit=page.limit, offset=page.offset
     )
-    return ServiceListEnvelope(data=[service.to_out(r) for r in rows], meta=page.meta(total))
+    return ServiceListEnvelope(data=data, meta=page.meta(total))
 
 
 @router.get("/{service_id}")

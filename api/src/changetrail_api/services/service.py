@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.base import new_id, utcnow_ms
-from changetrail_api.changes import repository as changes_repository
+from changetrail_api.changes import service as changes_service
 from changetrail_api.errors import NotFoundError, ProblemError
 from changetrail_api.services import repository
 from changetrail_api.services.models import Service
@@ -54,11 +54,36 @@ async def create(session: AsyncSession, org_id: str, body: ServiceCreate) -> Ser
     return to_out(Service(**values))
 
 
+async def find(session: AsyncSession, org_id: str, service_id: str) -> Service | None:
+    """This organisation's service with this id; a foreign one reads like a missing one."""
+    return await repository.get(session, org_id, service_id)
+
+
 async def get(session: AsyncSession, org_id: str, service_id: str) -> Service:
-    service = await repository.get(session, org_id, service_id)
+    service = await find(session, org_id, service_id)
     if service is None:
         raise NotFoundError("service", service_id)
     return service
+
+
+async def find_by_name_or_slug(session: AsyncSession, org_id: str, value: str) -> Service | None:
+    """The service a producer or an alert names; an exact name beats a slug."""
+    return await repository.find_by_name_or_slug(session, org_id, value)
+
+
+async def list_services(
+    session: AsyncSession,
+    org_id: str,
+    *,
+    name: str | None,
+    slug: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ServiceOut], int]:
+    rows, total = await repository.page(
+        session, org_id, name=name, slug=slug, limit=limit, offset=offset
+    )
+    return [to_out(row) for row in rows], total
 
 
 async def update(
@@ -82,5 +107,5 @@ async def update(
 
 async def delete(session: AsyncSession, org_id: str, service_id: str) -> None:
     service = await get(session, org_id, service_id)
-    await changes_repository.forget_service_counters(session, org_id, service.id)
+    await changes_service.forget_service(session, org_id, service.id)
     await repository.remove(session, service)

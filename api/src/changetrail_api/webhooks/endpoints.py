@@ -6,10 +6,9 @@ from fastapi import APIRouter, Depends, Response
 
 from changetrail_api.auth import Principal, require
 from changetrail_api.deps import SessionDep
-from changetrail_api.errors import NotFoundError
 from changetrail_api.pagination import PageDep
 from changetrail_api.scopes import Scope
-from changetrail_api.webhooks import repository, service
+from changetrail_api.webhooks import service
 from changetrail_api.webhooks.schemas import (
     NewWebhookEnvelope,
     WebhookCreate,
@@ -34,15 +33,14 @@ async def list_webhooks(
     principal: Admin, session: SessionDep, page: PageDep
 ) -> WebhookListEnvelope:
     """List webhook endpoints (never their tokens or secrets)."""
-    rows, total = await repository.page(
+    data, total = await service.list_endpoints(
         session, principal.org_id, limit=page.limit, offset=page.offset
     )
-    return WebhookListEnvelope(data=[service.to_out(r) for r in rows], meta=page.meta(total))
+    return WebhookListEnvelope(data=data, meta=page.meta(total))
 
 
 @router.delete("/{webhook_id}", status_code=204)
 async def delete_webhook(webhook_id: str, principal: Admin, session: SessionDep) -> Response:
     """Delete a webhook endpoint; its token stops working at once."""
-    if not await repository.remove(session, principal.org_id, webhook_id):
-        raise NotFoundError("webhook", webhook_id)
+    await service.delete(session, principal.org_id, webhook_id)
     return Response(status_code=204)

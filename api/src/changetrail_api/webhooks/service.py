@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from changetrail_api.base import new_id, utcnow_ms
 from changetrail_api.changes import service as changes_service
 from changetrail_api.domain import ChangeDraft
-from changetrail_api.errors import FieldError, ProblemError
+from changetrail_api.errors import FieldError, NotFoundError, ProblemError
 from changetrail_api.security import hash_secret, new_webhook_token
-from changetrail_api.services import repository as services_repository
+from changetrail_api.services import service as services_service
 from changetrail_api.webhooks import repository
 from changetrail_api.webhooks.models import WebhookEndpoint
 from changetrail_api.webhooks.schemas import NewWebhookOut, WebhookCreate, WebhookOut
@@ -37,7 +37,7 @@ def to_out(endpoint: WebhookEndpoint) -> WebhookOut:
 
 async def create(session: AsyncSession, org_id: str, body: WebhookCreate) -> NewWebhookOut:
     if body.service_id is not None and (
-        await services_repository.get(session, org_id, body.service_id) is None
+        await services_service.find(session, org_id, body.service_id) is None
     ):
         raise FieldError("service_id", f"no service {body.service_id!r} in this organisation")
     token = new_webhook_token()
@@ -60,6 +60,19 @@ async def create(session: AsyncSession, org_id: str, body: WebhookCreate) -> New
     )
 
 
+async def list_endpoints(
+    session: AsyncSession, org_id: str, *, limit: int, offset: int
+) -> tuple[list[WebhookOut], int]:
+    rows, total = await repository.page(session, org_id, limit=limit, offset=offset)
+    return [to_out(row) for row in rows], total
+
+
+async def delete(session: AsyncSession, org_id: str, endpoint_id: str) -> None:
+    """Delete an endpoint of this organisation; another organisation's reads as unknown."""
+    if not await repository.remove(session, org_id, endpoint_id):
+        raise NotFoundError("webhook", endpoint_id)
+
+
 async def endpoint_for_token(session: AsyncSession, kind: str, token: str) -> WebhookEndpoint:
     if len(token) > 200:
         raise ProblemError(404, "Unknown webhook token.")
@@ -74,11 +87,11 @@ async def _service_for(
 ) -> tuple[str | None, str | None]:
     """The service id to record under, or (None, reason) when the draft names a foreign one."""
     if draft.service_id is not None:
-        if await services_repository.get(session, endpoint.org_id, draft.service_id) is None:
+        if await services_service.find(session, endpoint.org_id, draft.service_id) is None:
             return None, f"unknown service_id {draft.service_id!r}"
         return draft.service_id, None
     if draft.service_name:
-        found = await services_repository.find_by_name_or_slug(
+        found = await services_service.find_by_name_or_slug(
             session, endpoint.org_id, draft.service_name
         )
         if found is not None:
