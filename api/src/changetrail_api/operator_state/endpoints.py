@@ -11,17 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from changetrail_api.auth import Principal, require
-from changetrail_api.base import utcnow_ms
 from changetrail_api.deps import SessionDep
-from changetrail_api.errors import FieldError, NotFoundError
-from changetrail_api.operator_state import repository
-from changetrail_api.operator_state.schemas import (
-    ObjectStateBatch,
-    ObjectStateOut,
-    ObjectStatePage,
-    ObjectStatePageMeta,
-    StoredEnvelope,
-)
+from changetrail_api.errors import FieldError
+from changetrail_api.operator_state import service
+from changetrail_api.operator_state.schemas import ObjectStateBatch, ObjectStatePage, StoredEnvelope
 from changetrail_api.scopes import Scope
 
 router = APIRouter(prefix="/api/v1/operator/objects", tags=["operator"])
@@ -48,24 +41,9 @@ async def list_objects(
     after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ObjectStatePage:
     """Read back remembered object states, in pages."""
-    rows = await repository.page(
+    return await service.page(
         session, principal.org_id, cluster, kind=kind, after=_cursor(after), limit=limit
     )
-    data = [
-        ObjectStateOut(
-            cluster=r.cluster,
-            kind=r.kind,
-            uid=r.uid,
-            namespace=r.namespace,
-            name=r.name,
-            fingerprint=r.fingerprint,
-            state=r.state,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ]
-    next_after = f"{rows[-1].kind}/{rows[-1].uid}" if len(rows) == limit else None
-    return ObjectStatePage(data=data, meta=ObjectStatePageMeta(next_after=next_after))
 
 
 @router.put("")
@@ -73,15 +51,7 @@ async def store_objects(
     body: ObjectStateBatch, principal: Operator, session: SessionDep
 ) -> StoredEnvelope:
     """Remember object states (upsert, up to 500 at once)."""
-    now = utcnow_ms()
-    # The last entry wins when a batch names the same object twice.
-    unique = {(i.cluster, i.kind, i.uid): i for i in body.items}
-    rows = [
-        {**item.model_dump(), "org_id": principal.org_id, "updated_at": now}
-        for item in unique.values()
-    ]
-    await repository.upsert_many(session, rows)
-    return StoredEnvelope(data={"stored": len(rows)})
+    return StoredEnvelope(data={"stored": await service.store(session, principal.org_id, body)})
 
 
 @router.delete("/{cluster}/{kind}/{uid}", status_code=204)
@@ -89,6 +59,5 @@ async def forget_object(
     cluster: str, kind: str, uid: str, principal: Operator, session: SessionDep
 ) -> Response:
     """Forget a deleted object."""
-    if not await repository.remove(session, principal.org_id, cluster, kind, uid):
-        raise NotFoundError("object", f"{cluster}/{kind}/{uid}")
+    await service.forget(session, principal.org_id, cluster, kind, uid)
     return Response(status_code=204)
