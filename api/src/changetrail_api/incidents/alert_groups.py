@@ -2,7 +2,7 @@
 
 Pure: no database, no request. ``interpret`` turns a validated payload into an ``AlertGroup``
 (title, severity, environment, start and end, the label values that may name services); the
-receiver in ``alertmanager.py`` decides what that does to incidents.
+rules in ``alert_episodes.py`` decide what that does to incidents.
 """
 
 from __future__ import annotations
