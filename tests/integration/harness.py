@@ -15,8 +15,8 @@ import kmock
 from changetrail_api.app import create_app
 from changetrail_api.settings import ApiSettings
 from changetrail_operator.handlers import run
+from changetrail_operator.kopf_internals import ObserverMemories
 from changetrail_operator.kube_connection import USER_AGENT
-from changetrail_operator.memories import ObserverMemories
 from changetrail_operator.runtime import Runtime
 from changetrail_operator.settings import OperatorSettings
 

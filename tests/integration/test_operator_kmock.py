@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 
 from changetrail_operator.handlers import CLUSTER_CHANGE_POLICIES
 from changetrail_operator.kinds import KIND_NAMES, KINDS
+from changetrail_operator.kopf_internals import ObserverMemories
 from changetrail_operator.kube_connection import USER_AGENT
-from changetrail_operator.memories import ObserverMemories
 from tests.integration.harness import (
     Api,
     Cluster,

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from changetrail_operator.cli import build_app
-from changetrail_operator.runtime import WATCHING_LOGGER, count_watch_restarts
+from changetrail_operator.kopf_internals import WATCHING_LOGGER, count_watch_restarts
 
 
 def test_the_operator_alone_has_an_operator_subcommand_with_its_options() -> None:

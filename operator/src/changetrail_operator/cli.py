@@ -67,7 +67,7 @@ def operator(
     # other ``changetrail`` command would otherwise pay.
     from prometheus_client import start_http_server
 
-    from changetrail_operator.runtime import count_watch_restarts
+    from changetrail_operator.kopf_internals import count_watch_restarts
 
     settings = OperatorSettings()
     if namespace:

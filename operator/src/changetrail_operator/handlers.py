@@ -20,7 +20,7 @@ from changetrail_operator import policy_status
 from changetrail_operator.bodies import as_dict
 from changetrail_operator.inventory import NamespaceInfo
 from changetrail_operator.kinds import KIND_NAMES, KINDS, Kind
-from changetrail_operator.memories import ObserverMemories
+from changetrail_operator.kopf_internals import ObserverMemories
 from changetrail_operator.policies import GROUP, VERSION, Policy, PolicyError, parse_policy
 from changetrail_operator.resources import ApiResource
 from changetrail_operator.runtime import PolicyRef, Runtime

@@ -26,31 +26,6 @@ from changetrail_operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
 
-WATCHING_LOGGER = "kopf._cogs.clients.watching"
-
-
-class _WatchRestartCounter(logging.Filter):
-    """Counts kopf's watch-stream restarts, which kopf only reports in debug logs."""
-
-    def __init__(self, verbose: bool) -> None:
-        super().__init__()
-        self.verbose = verbose
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if message.startswith("Restarting the watch-stream"):
-            metrics.WATCH_RESTARTS.labels(reason="gone").inc()
-        elif message.startswith("Watch-stream for") and "inactive" in message:
-            metrics.WATCH_RESTARTS.labels(reason="inactive").inc()
-        return self.verbose or record.levelno > logging.DEBUG
-
-
-def count_watch_restarts(verbose: bool) -> None:
-    watching = logging.getLogger(WATCHING_LOGGER)
-    if not any(isinstance(item, _WatchRestartCounter) for item in watching.filters):
-        watching.addFilter(_WatchRestartCounter(verbose))
-        watching.setLevel(logging.DEBUG)
-
 
 @dataclass
 class PolicyRef:
