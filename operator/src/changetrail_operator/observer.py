@@ -413,7 +413,7 @@ class Observer:
                 description = kind.describe(kind.from_json(current.state).state)
                 drafts = [changes.created_change(description, kind.lifecycle_type, ctx, None)]
             else:
-                # Whether an HPA owned the replicas is unknown here; HPA records cover those.
+                # No object is at hand here, nor its managedFields: the kinds diff states only.
                 drafts = self._changes(
                     kind, kind.from_json(base.state), kind.from_json(current.state), ctx
                 )
