@@ -39,6 +39,11 @@ class ChangeDraft:
     ``None`` means "not known, let the API apply its default" (for ``source``,
     ``environment`` and ``risk_level`` the contract's defaults are ``api``,
     ``production`` and ``low``).
+
+    Its fields are the ones a change can be posted with, plus the ``service_name`` hint, and
+    code that handles drafts takes them by name from here (the own-format detector, the API's
+    conversion to a posted change); tests hold the API's request body, columns and response
+    to the same names.
     """
 
     summary: str

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from changetrail_api.base import Base, JSONType, UTCDateTime
@@ -49,6 +49,15 @@ class Change(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Columns that stay inside the API: the tenant, and the Idempotency-Key a post was replayed with.
+PRIVATE_COLUMNS = frozenset({"org_id", "idempotency_key"})
+# Every other column is part of a change as clients see it, in the table's order. Responses are
+# built from this list, so a new column needs no further edit to reach them.
+PUBLIC_COLUMNS = tuple(
+    column.key for column in inspect(Change).column_attrs if column.key not in PRIVATE_COLUMNS
+)
 
 
 class ChangeTag(Base):

@@ -73,6 +73,12 @@ class ChangeCreate(BaseModel):
         return self
 
 
+# Response fields that no column of a change holds: looked up when a change is read.
+COMPUTED_FIELDS = ("service_name",)
+
+
+# A stored change: its public columns (changes.models.PUBLIC_COLUMNS) and COMPUTED_FIELDS. No
+# docstring, which would become the schema's description in the OpenAPI document.
 class ChangeOut(BaseModel):
     id: str
     service_id: str | None

@@ -9,38 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from changetrail_api.base import new_id, utcnow_ms
 from changetrail_api.changes import repository
 from changetrail_api.changes.filters import ChangeFilters
-from changetrail_api.changes.models import Change
+from changetrail_api.changes.models import PUBLIC_COLUMNS, Change
 from changetrail_api.changes.schemas import ChangeCreate, ChangeOut
-from changetrail_api.domain import ChangeDraft, ChangeType, RiskLevel
+from changetrail_api.domain import ChangeDraft, RiskLevel
 from changetrail_api.errors import FieldError, NotFoundError
 from changetrail_api.metrics import CHANGES_RECORDED
 
 
 def to_out(change: Change, service_name: str | None) -> ChangeOut:
-    return ChangeOut(
-        id=change.id,
-        service_id=change.service_id,
-        service_name=service_name,
-        change_type=change.change_type,
-        summary=change.summary,
-        description=change.description,
-        source=change.source,
-        commit_sha=change.commit_sha,
-        commit_message=change.commit_message,
-        branch=change.branch,
-        pr_number=change.pr_number,
-        pr_url=change.pr_url,
-        pipeline_url=change.pipeline_url,
-        environment=change.environment,
-        risk_level=change.risk_level,
-        changed_by=change.changed_by,
-        external_id=change.external_id,
-        tags=list(change.tags or []),
-        details=change.details,
-        occurred_at=change.occurred_at,
-        ended_at=change.ended_at,
-        created_at=change.created_at,
-    )
+    """A stored change as responses show it: each public column by name, and its service's name."""
+    values = {name: getattr(change, name) for name in PUBLIC_COLUMNS}
+    return ChangeOut.model_validate({**values, "service_name": service_name})
 
 
 async def record(
@@ -92,27 +71,16 @@ async def record(
 
 def draft_to_create(draft: ChangeDraft, *, default_environment: str | None) -> ChangeCreate:
     """A producer's draft, with the contract's defaults, as if it had been posted."""
-    return ChangeCreate(
+    # Every field a post accepts, taken by name; the draft's service_name is a hint for the
+    # caller, not a field of the change.
+    values = {name: getattr(draft, name) for name in ChangeCreate.model_fields}
+    values.update(
         summary=draft.summary[:500] or "(no summary)",
-        service_id=draft.service_id,
-        change_type=ChangeType(draft.change_type),
-        description=draft.description,
         source=draft.source or "webhook",
-        commit_sha=draft.commit_sha,
-        commit_message=draft.commit_message,
-        branch=draft.branch,
-        pr_number=draft.pr_number,
-        pr_url=draft.pr_url,
-        pipeline_url=draft.pipeline_url,
         environment=draft.environment or default_environment or "production",
-        risk_level=RiskLevel(draft.risk_level or RiskLevel.LOW),
-        changed_by=draft.changed_by,
-        external_id=draft.external_id,
-        tags=list(draft.tags),
-        occurred_at=draft.occurred_at,
-        ended_at=draft.ended_at,
-        details=draft.details,
+        risk_level=draft.risk_level or RiskLevel.LOW,
     )
+    return ChangeCreate.model_validate(values)
 
 
 async def get(session: AsyncSession, org_id: str, change_id: str) -> ChangeOut:
