@@ -9,7 +9,8 @@ reason instead of guessed at.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, get_type_hints
 
 from changetrail_api.detectors.fields import timestamp
 from changetrail_api.detectors.model import Detection, Headers, Skip
@@ -18,32 +19,11 @@ from changetrail_api.domain import ChangeDraft, ChangeType, RiskLevel
 
 DEFAULT_SOURCE = "webhook"
 
-_TEXT_FIELDS = (
-    "description",
-    "source",
-    "service_id",
-    "service_name",
-    "commit_sha",
-    "commit_message",
-    "branch",
-    "pr_number",
-    "pr_url",
-    "pipeline_url",
-    "environment",
-    "changed_by",
-    "external_id",
-)
-CHANGE_FIELDS = frozenset(
-    {
-        "summary",
-        "change_type",
-        "risk_level",
-        "tags",
-        "occurred_at",
-        "ended_at",
-        "details",
-        *_TEXT_FIELDS,
-    }
+# The draft declares the change fields; these follow it, so a field added there is accepted here.
+CHANGE_FIELDS = frozenset(field.name for field in dataclasses.fields(ChangeDraft))
+# The optional text fields, checked alike below; the others each have their own check.
+_TEXT_FIELDS = tuple(
+    name for name, hint in get_type_hints(ChangeDraft).items() if hint == str | None
 )
 _SUMMARY_LIMIT = 500
 
