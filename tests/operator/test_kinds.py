@@ -18,7 +18,7 @@ from changetrail_operator.policies import Policy, PolicyError, parse_policy
 from changetrail_operator.resources import ApiResource
 from changetrail_operator.workloads import Workloads
 from tests.operator.conftest import ObserverFactory, drafts, summaries
-from tests.operator.factories import configmap, evolve, uid
+from tests.operator.factories import configmap, evolve, hpa, uid
 
 
 def test_the_registry_watches_the_three_kinds_in_order() -> None:
@@ -126,3 +126,21 @@ def test_a_kind_from_the_protocol_alone_is_observed_like_the_others(
     assert summaries(observer) == ["Lease payments/leader: pod-a → pod-b"]
     assert drafts(observer)[0].change_type is ChangeType.INFRASTRUCTURE
     assert summaries(restarted) == ["Delete Lease payments/leader (held by pod-b)"]
+
+
+def test_the_pending_probe_counts_the_decisions_each_kind_holds_back(
+    make_observer: ObserverFactory, inventory: StaticInventory
+) -> None:
+    observer = make_observer(hpa_settle_seconds=60)
+    assert observer.pending_summary() == (
+        "0 deliveries queued, 0 objects to re-diff, 0 HPA decisions settling"
+    )
+    body = hpa(desired=3)
+    observer.observe("HorizontalPodAutoscaler", None, body, inventory)
+    scaled = evolve(body, spec_change=False)
+    scaled["status"]["desiredReplicas"] = 6
+    observer.observe("HorizontalPodAutoscaler", "MODIFIED", scaled, inventory)
+
+    assert observer.pending_summary() == (
+        "1 deliveries queued, 0 objects to re-diff, 1 HPA decisions settling"
+    )

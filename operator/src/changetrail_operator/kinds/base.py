@@ -144,8 +144,9 @@ class Kind(ABC, Generic[S]):
     ) -> tuple[S, Decision | None]:
         """The state to record now and the decision to hold back (None: none pending).
 
-        ``held`` is what the previous call returned for this object; the state returned must
-        not contain the held-back decision, so that a restart still finds it to record.
+        Called only for objects already recorded (a first sight is a baseline). ``held`` is
+        what the previous call returned for this object. The state returned must not contain
+        the held-back decision, so that a restart still finds it to record.
         """
         return new, None
 
