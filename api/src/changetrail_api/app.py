@@ -9,7 +9,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from changetrail_api import migrate
+from changetrail_api import migrate, web
 from changetrail_api.auth import KeyCache, RateLimiter
 from changetrail_api.changes.endpoints import router as changes_router
 from changetrail_api.db import create_engine, create_sessionmaker
@@ -75,6 +75,7 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
         alertmanager_router,
     ):
         app.include_router(router)
+    web.install(app)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     return app

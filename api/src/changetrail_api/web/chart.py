@@ -1,0 +1,298 @@
+"""The chart of changes over time above a timeline: bars per hour or day, stacked by type.
+
+Counting goes through the changes service (``list_changes`` answers with an exact total), so
+the chart sees exactly what the list would and nothing the key may not read. Counts are found
+by bisection: a type's total over a run of bars, then its left half; the right half is the
+difference. A type absent from a stretch costs one query for the whole stretch, so sparse
+timelines cost a handful of queries and a dense one about one per bar and type present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from changetrail_api.changes import service as changes_service
+from changetrail_api.changes.filters import ChangeFilters
+from changetrail_api.domain import ChangeType
+from changetrail_api.web.present import TYPE_LABELS
+
+MAX_BARS = 48
+DEFAULT_SPAN = timedelta(days=7)
+LONGEST_SPAN = timedelta(days=5 * 365)
+_STEPS = [
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+    timedelta(hours=12),
+    timedelta(days=1),
+    timedelta(days=7),
+    timedelta(days=28),
+]
+# Stacking order, bottom up: what most often explains an outage sits on the baseline.
+SERIES = [
+    ChangeType.ROLLBACK,
+    ChangeType.DEPLOYMENT,
+    ChangeType.CONFIG_CHANGE,
+    ChangeType.FEATURE_FLAG,
+    ChangeType.DATABASE_MIGRATION,
+    ChangeType.INFRASTRUCTURE,
+    ChangeType.SCALING,
+    ChangeType.SECURITY_PATCH,
+    ChangeType.CODE,
+    ChangeType.OTHER,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Bucketing:
+    edges: list[datetime]  # bars + 1 instants, ascending
+
+    @property
+    def start(self) -> datetime:
+        return self.edges[0]
+
+    @property
+    def end(self) -> datetime:
+        return self.edges[-1]
+
+    @property
+    def step(self) -> timedelta:
+        return self.edges[1] - self.edges[0]
+
+
+def _align(moment: datetime, step: timedelta, zone: tzinfo) -> datetime:
+    """The bar boundary at or before ``moment``, on the viewer's clock (local midnight, ...)."""
+    local = moment.astimezone(zone)
+    if step >= timedelta(days=1):
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if step >= timedelta(days=7):
+            midnight -= timedelta(days=midnight.weekday())  # weeks start on Monday
+        return midnight.astimezone(UTC)
+    offset = local.utcoffset() or timedelta(0)
+    seconds = int(step.total_seconds())
+    since_epoch = int((moment + offset).timestamp())
+    return datetime.fromtimestamp(since_epoch - since_epoch % seconds, UTC) - offset
+
+
+def bucketing(start: datetime, end: datetime, zone: tzinfo) -> Bucketing | None:
+    """Bars covering [start, end): the finest step that needs at most MAX_BARS bars."""
+    if end <= start:
+        return None
+    for step in _STEPS:
+        first = _align(start, step, zone)
+        bars = -(-(end - first) // step)
+        if bars <= MAX_BARS:
+            return Bucketing([first + step * i for i in range(bars + 1)])
+    step = _STEPS[-1]
+    first = _align(start, step, zone)
+    bars = min(-(-(end - first) // step), 500)
+    return Bucketing([first + step * i for i in range(bars + 1)])
+
+
+def window(
+    since: datetime | None, until: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The span a chart shows: the view's own, else the last week (up to now).
+
+    Kept within LONGEST_SPAN of now either way: bars stay countable and dates stay in range.
+    """
+    end = min(until or now, now + LONGEST_SPAN)
+    start = max(since or end - DEFAULT_SPAN, now - LONGEST_SPAN)
+    return start, end
+
+
+async def _count(db: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
+    _, total = await changes_service.list_changes(db, org_id, filters, limit=1, offset=0)
+    return total
+
+
+async def _split(
+    db: AsyncSession,
+    org_id: str,
+    filters: ChangeFilters,
+    edges: Sequence[datetime],
+    total: int,
+    out: list[int],
+    first: int,
+) -> None:
+    """Fill ``out[first:first+len(edges)-1]`` given the run's known ``total``."""
+    bars = len(edges) - 1
+    if total == 0:
+        return
+    if bars == 1:
+        out[first] = total
+        return
+    middle = bars // 2
+    left = await _count(db, org_id, replace(filters, start=edges[0], end=edges[middle]))
+    await _split(db, org_id, filters, edges[: middle + 1], left, out, first)
+    await _split(db, org_id, filters, edges[middle:], total - left, out, first + middle)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    bucketing: Bucketing
+    # Bars per change type, only for types with at least one change in the window.
+    series: dict[str, list[int]]
+
+    @property
+    def totals(self) -> list[int]:
+        bars = len(self.bucketing.edges) - 1
+        return [sum(counts[i] for counts in self.series.values()) for i in range(bars)]
+
+
+async def count(db: AsyncSession, org_id: str, filters: ChangeFilters, plan: Bucketing) -> Counts:
+    series: dict[str, list[int]] = {}
+    types = [ChangeType(filters.change_type)] if filters.change_type else SERIES
+    for change_type in types:
+        typed = replace(filters, change_type=str(change_type), start=plan.start, end=plan.end)
+        total = await _count(db, org_id, typed)
+        if total:
+            bars = [0] * (len(plan.edges) - 1)
+            await _split(db, org_id, typed, plan.edges, total, bars, 0)
+            series[str(change_type)] = bars
+    return Counts(plan, series)
+
+
+# --- geometry: what the template draws -------------------------------------------------------
+
+WIDTH = 960
+HEIGHT = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    change_type: str
+    y: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: float
+    width: float
+    start: datetime
+    end: datetime
+    total: int
+    segments: list[Segment]
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    percent: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    x: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChartView:
+    start: datetime
+    end: datetime
+    step_label: str
+    bars: list[Bar]
+    ticks: list[Tick]
+    peak: int
+    legend: list[tuple[str, str, int]]  # (change type, label, count)
+    markers: list[Marker]
+
+    @property
+    def empty(self) -> bool:
+        return self.peak == 0
+
+
+def _step_label(step: timedelta) -> str:
+    minutes = int(step.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 1440:
+        return "hour" if minutes == 60 else f"{minutes // 60} hours"
+    days = minutes // 1440
+    return {1: "day", 7: "week"}.get(days, f"{days} days")
+
+
+def _bar_time(moment: datetime, step: timedelta, zone: tzinfo) -> str:
+    local = moment.astimezone(zone)
+    if step >= timedelta(days=1):
+        return local.strftime("%a %-d %b")
+    return local.strftime("%-d %b %H:%M")
+
+
+def view(counts: Counts, zone: tzinfo, markers: Sequence[tuple[datetime, str]] = ()) -> ChartView:
+    plan = counts.bucketing
+    bars_count = len(plan.edges) - 1
+    totals = counts.totals
+    peak = max(totals, default=0)
+    slot = WIDTH / bars_count
+    gap = min(2.0, slot * 0.15)
+    bars: list[Bar] = []
+    for i in range(bars_count):
+        y = float(HEIGHT)
+        segments = []
+        words = []
+        for change_type in SERIES:
+            amount = counts.series.get(change_type, [0] * bars_count)[i]
+            if not amount:
+                continue
+            height = HEIGHT * amount / peak
+            y -= height
+            segments.append(Segment(change_type, round(y, 2), round(height, 2)))
+            words.append(f"{amount} {TYPE_LABELS[change_type].lower()}")
+        start, end = plan.edges[i], plan.edges[i + 1]
+        span = f"{_bar_time(start, plan.step, zone)} to {_bar_time(end, plan.step, zone)}"
+        label = f"{span}: " + (", ".join(words) if words else "no changes")
+        bars.append(
+            Bar(
+                round(i * slot + gap / 2, 2),
+                round(slot - gap, 2),
+                start,
+                end,
+                totals[i],
+                segments,
+                label,
+            )
+        )
+    tick_every = max(1, bars_count // 6)
+    # Labels sit centred on their bar's left edge; one too near the right end would be cut off.
+    ticks = [
+        Tick(round(100 * i / bars_count, 2), _bar_time(plan.edges[i], plan.step, zone))
+        for i in range(0, bars_count, tick_every)
+        if i == 0 or i / bars_count < 0.92
+    ]
+    span_seconds = (plan.end - plan.start).total_seconds()
+    placed = [
+        Marker(round(WIDTH * (moment - plan.start).total_seconds() / span_seconds, 2), label)
+        for moment, label in markers
+        if plan.start <= moment <= plan.end
+    ]
+    legend = [(str(t), TYPE_LABELS[t], sum(counts.series[t])) for t in SERIES if t in counts.series]
+    return ChartView(
+        start=plan.start,
+        end=plan.end,
+        step_label=_step_label(plan.step),
+        bars=bars,
+        ticks=ticks,
+        peak=peak,
+        legend=legend,
+        markers=placed,
+    )
+
+
+def zoom_out(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime | None]:
+    """Twice the span around the same middle; an end past now becomes open (None)."""
+    span = end - start
+    new_start = max(start - span / 2, now - LONGEST_SPAN)
+    new_end = end + span / 2
+    return new_start, None if new_end >= now else new_end

@@ -1,0 +1,103 @@
+"""The timeline of changes and a change's own page."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from changetrail_api.changes import service as changes_service
+from changetrail_api.changes.filters import ChangeFilters
+from changetrail_api.changes.schemas import ChangeOut
+from changetrail_api.deps import SessionDep
+from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.scopes import Scope
+from changetrail_api.services.schemas import ServiceOut
+from changetrail_api.web import catalogue, diffs, filters, present, timeline
+from changetrail_api.web.rendering import render
+from changetrail_api.web.routes.common import open_page, query_of, see_other
+
+router = APIRouter()
+
+RELATED_SPAN = timedelta(hours=1)
+RELATED_SHOWN = 50
+
+
+@router.get("/ui")
+async def timeline_page(request: Request, db: SessionDep) -> Response:
+    page = await open_page(request, db, Scope.CHANGES_READ)
+    query, canonical = filters.parse(query_of(request))
+    if canonical:
+        return see_other(page.links.to("/ui", query.params()))
+    assert page.viewer is not None
+    loaded = await timeline.load(db, page, query)
+    services: list[ServiceOut] = []
+    if page.viewer.can(Scope.SERVICES_READ):
+        services, _ = await catalogue.services(db, page.viewer.principal)
+    return render(
+        page,
+        "timeline.html",
+        section="timeline",
+        timeline=loaded,
+        services=services,
+        change_types=list(ChangeType),
+        risk_levels=list(RiskLevel),
+        windows=list(filters.WINDOWS),
+        page_sizes=filters.PAGE_SIZES,
+        default_page_size=filters.DEFAULT_PAGE_SIZE,
+    )
+
+
+@router.get("/ui/changes/{change_id}")
+async def change_page(change_id: str, request: Request, db: SessionDep) -> Response:
+    page = await open_page(request, db, Scope.CHANGES_READ)
+    assert page.viewer is not None
+    org_id = page.viewer.principal.org_id
+    change = await changes_service.get(db, org_id, change_id)
+    around = _related_filters(change)
+    related = []
+    if around is not None:
+        nearby, _ = await changes_service.list_changes(
+            db, org_id, around, limit=RELATED_SHOWN, offset=0
+        )
+        related = [present.row(c, page.zone, page.now) for c in nearby if c.id != change.id]
+    cluster, namespace = present.kubernetes_place(change)
+    return render(
+        page,
+        "change.html",
+        section="timeline",
+        change=change,
+        row=present.row(change, page.zone, page.now),
+        cluster=cluster,
+        namespace=namespace,
+        change_links=present.links(change),
+        diff=diffs.diff_rows(change.details),
+        facts=diffs.facts(change.details),
+        related=related,
+        related_query=_related_query(change),
+    )
+
+
+def _related_filters(change: ChangeOut) -> ChangeFilters | None:
+    """The same service within an hour either side (by namespace when it has no service)."""
+    start, end = change.created_at - RELATED_SPAN, change.created_at + RELATED_SPAN
+    if change.service_id:
+        return ChangeFilters(service_id=change.service_id, start=start, end=end)
+    _, namespace = present.kubernetes_place(change)
+    if namespace:
+        return ChangeFilters(tags=(f"namespace:{namespace}",), start=start, end=end)
+    return None
+
+
+def _related_query(change: ChangeOut) -> list[tuple[str, str]]:
+    view = filters.TimelineQuery(
+        start=change.created_at - RELATED_SPAN, end=change.created_at + RELATED_SPAN
+    )
+    if change.service_id:
+        view = replace(view, service_id=change.service_id)
+    else:
+        view = replace(view, namespace=present.kubernetes_place(change)[1])
+    return view.params()
