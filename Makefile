@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.8
 
 .PHONY: help install run test lint unit chart-lint image-check e2e bench image crds \
-	chart-readme kind-e2e clean
+	chart-readme openapi kind-e2e clean
 
 help: ## list the targets and what each does
 	@echo "Usage: make <target>"
@@ -64,6 +64,9 @@ crds: ## copy the CRDs from crds/ into the chart (after editing crds/*.yaml)
 
 chart-readme: $(STAMP) ## regenerate charts/changetrail/README.md from values.yaml's comments
 	$(PY) scripts/chart_readme.py --write
+
+openapi: $(STAMP) ## regenerate api/openapi.json, the HTTP contract the operator is tested against
+	$(VENV)/bin/changetrail openapi > api/openapi.json
 
 kind-e2e: ## the e2e suite against a kind cluster (needs Docker and kind)
 	@e2e/kind.sh
