@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./changetrail.db"
@@ -33,6 +35,65 @@ class ApiSettings(BaseSettings):
         description="alert label names whose values name services, in order of preference",
     )
     log_level: str = "info"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "install-wide secret that encrypts channel destinations (at least 32 characters); "
+            "unset with SQLite, one is generated into a file beside the database"
+        ),
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]{1,500}$",
+        description="where people reach changetrail; notifications link to its pages when set",
+    )
+    channels_file: str | None = Field(
+        default=None,
+        description="JSON file of declared channels, synchronised at start (the Helm values)",
+    )
+    channels_worker: bool = Field(
+        default=True, description="deliver channel notifications from this process"
+    )
+    channels_allow_private_destinations: bool = Field(
+        default=False,
+        description="let channels reach private, loopback and link-local addresses",
+    )
+    channels_allowed_networks: str = Field(
+        default="",
+        max_length=2000,
+        description="comma-separated CIDRs channels may reach even though they are private",
+    )
+    channels_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="limit on each call to a channel's receiver"
+    )
+    channels_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="how often an idle worker looks for work"
+    )
+    channels_retry_base_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="first retry delay; it doubles per attempt"
+    )
+    channels_retry_max_seconds: float = Field(
+        default=300.0, gt=0, le=86400, description="longest delay between two attempts"
+    )
+    channels_give_up_after_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="a delivery still failing this long after it was queued is dead-lettered",
+    )
+    channels_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "how long a claimed message stays with its worker; after a crash it is sent again "
+            "once the lease runs out"
+        ),
+    )
+    channels_concurrency: int = Field(
+        default=8, ge=1, le=256, description="channels a worker sends to at the same time"
+    )
+    channels_log_days: float = Field(
+        default=14.0, gt=0, description="days delivered and dead deliveries stay in the log"
+    )
 
     @field_validator("bootstrap_api_key")
     @classmethod
@@ -40,3 +101,41 @@ class ApiSettings(BaseSettings):
         if value is not None and value != "" and len(value) < 16:
             raise ValueError("a bootstrap key needs at least 16 characters")
         return value or None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("the secret key needs at least 32 characters")
+        return value
+
+    @field_validator("public_url", "channels_file")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("channels_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the culprit
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> ApiSettings:
+        # A message whose worker still waits on the receiver must not be claimed by another:
+        # the lease covers a call and its redirects with room to spare.
+        if self.channels_lease_seconds < 4 * self.channels_timeout_seconds:
+            raise ValueError("channels_lease_seconds must be at least 4 x channels_timeout_seconds")
+        return self
+
+    @property
+    def channels_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(item.strip(), strict=False)
+            for item in self.channels_allowed_networks.split(",")
+            if item.strip()
+        )
