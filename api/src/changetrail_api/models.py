@@ -2,6 +2,7 @@
 
 from changetrail_api.base import Base
 from changetrail_api.changes.models import Change, ChangeComboCounter, ChangeCounter, ChangeTag
+from changetrail_api.channels.models import Channel, ChannelDelivery, ChannelOutbox
 from changetrail_api.incidents.models import Incident, IncidentService
 from changetrail_api.keys.models import ApiKey
 from changetrail_api.operator_state.models import OperatorObject
@@ -16,6 +17,9 @@ __all__ = [
     "ChangeComboCounter",
     "ChangeCounter",
     "ChangeTag",
+    "Channel",
+    "ChannelDelivery",
+    "ChannelOutbox",
     "Incident",
     "IncidentService",
     "OperatorObject",

@@ -23,8 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from changetrail_api.base import UTCDateTime
 from changetrail_api.changes.filters import ChangeFilters as ChangeFilters
 from changetrail_api.changes.models import Change, ChangeComboCounter, ChangeCounter, ChangeTag
+from changetrail_api.channels.models import Channel, ChannelOutbox
 from changetrail_api.services.models import Service
 from changetrail_api.upsert import cached_statement, insert
 
@@ -82,11 +84,46 @@ def _counter_keys(values: dict[str, Any], tags: Sequence[str]) -> list[tuple[str
     return sorted(keys)  # a fixed order, so concurrent writers cannot deadlock
 
 
-def _record_in_one_statement() -> TextClause:
-    """PostgreSQL: the change, its tags and its counter bumps in one round trip.
+# The channels' outbox (channels.models): a new change is queued for notification in its own
+# transaction, so it is queued exactly when it is committed. Only organisations with an enabled
+# channel pay for it; the channels worker takes it from there.
+_QUEUE_FOR_CHANNELS = f"""
+    INSERT INTO {ChannelOutbox.__tablename__} (change_id, org_id, created_at)
+    SELECT {{change_id}}, :org_id, :created_at {{source}}
+    WHERE EXISTS (
+        SELECT 1 FROM {Channel.__tablename__} AS c WHERE c.org_id = :org_id AND c.enabled
+    )
+    ON CONFLICT DO NOTHING
+"""  # noqa: S608 - table names come from the models, values are bound parameters
 
-    Data-modifying CTEs only run their tag and counter inserts when ``new`` returned a row, so
-    a replayed ``external_id`` touches nothing.
+
+def _queue_for_channels() -> TextClause:
+    """The outbox row alone, as one more statement of the change's transaction."""
+    sql = _QUEUE_FOR_CHANNELS.format(change_id=":change_id", source="")
+    return text(sql).bindparams(bindparam("created_at", type_=UTCDateTime()))
+
+
+_QUEUE_STATEMENT = _queue_for_channels()
+
+
+async def queue_for_channels(
+    session: AsyncSession, org_id: str, change_id: str, created_at: datetime
+) -> None:
+    """Queue a stored change for the channels again (when something about it changed).
+
+    Channels that received it already are not sent it twice: a delivery is unique per channel
+    and change.
+    """
+    await session.execute(
+        _QUEUE_STATEMENT, {"change_id": change_id, "org_id": org_id, "created_at": created_at}
+    )
+
+
+def _record_in_one_statement() -> TextClause:
+    """PostgreSQL: the change, its tags, its counter bumps and its outbox row in one round trip.
+
+    Data-modifying CTEs only run their tag, counter and outbox inserts when ``new`` returned a
+    row, so a replayed ``external_id`` touches nothing.
     """
     columns = [c.name for c in Change.__table__.columns]
     types = {c.name: c.type for c in Change.__table__.columns}
@@ -114,7 +151,7 @@ def _record_in_one_statement() -> TextClause:
             FROM new
             ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
             DO UPDATE SET count = change_combo_counters.count + 1
-        )
+        ), queued AS ({_QUEUE_FOR_CHANNELS.format(change_id="new.id", source="FROM new")})
         SELECT id FROM new
     """  # noqa: S608 - column names come from the model, values are bound parameters
     return text(sql).bindparams(
@@ -165,6 +202,7 @@ async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequen
         cached_statement(session, _bump_combo),
         {**combo, "org_id": org_id, "shard": shard, "count": 1},
     )
+    await queue_for_channels(session, org_id, values["id"], values["created_at"])
     return True
 
 
