@@ -9,8 +9,8 @@
 # It stands in for python:3.11-slim where the Dockerfile relies on it: `python` and
 # /usr/local/bin/python name the interpreter, pip installs into it (the image belongs to the
 # application, so Debian's "externally managed" marker is removed), and it carries CA
-# certificates, time zones, /etc/services and the user tools (passwd). Nothing else: no
-# compiler, no documentation or man pages.
+# certificates, time zones, /etc/services, the user tools (passwd) and the C++ runtime that
+# manylinux wheels may rely on. Nothing else: no apt, no compiler, no documentation.
 #
 # The root filesystem is cached under ${XDG_CACHE_HOME:-~/.cache}/changetrail/base-<hash>,
 # the hash covering this script (its Debian release and package list); delete that directory
@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 suite="${DEBIAN_SUITE:-bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
-packages="python3,python3-pip,python-is-python3,ca-certificates,tzdata,netbase,passwd"
+# libstdc++6: manylinux wheels may link it (greenlet does); the official image has it too.
+packages="python3,python3-pip,python-is-python3,libstdc++6,ca-certificates,tzdata,netbase,passwd"
 
 key="$(cat "$0" | sha256sum | cut -c1-16)"
 cache_dir="${XDG_CACHE_HOME:-${HOME}/.cache}/changetrail/base-${key}"
