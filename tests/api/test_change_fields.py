@@ -16,7 +16,7 @@ from changetrail_api.changes.models import PRIVATE_COLUMNS, PUBLIC_COLUMNS, Chan
 from changetrail_api.changes.schemas import COMPUTED_FIELDS, ChangeCreate, ChangeOut
 from changetrail_api.changes.service import draft_to_create, to_out
 from changetrail_api.detectors.native import CHANGE_FIELDS
-from changetrail_api.domain import ChangeDraft, ChangeType, RiskLevel
+from changetrail_api.domain import ChangeDraft, ChangeType, Outcome, RiskLevel
 
 # What the API assigns when it stores a change; docs/api.md: "A response has every field above
 # plus `id`, `service_name` and `created_at`".
@@ -47,6 +47,8 @@ EVERY_FIELD: dict[str, Any] = {
     "occurred_at": datetime(2026, 3, 30, 15, 30, tzinfo=UTC),
     "ended_at": datetime(2026, 3, 30, 15, 45, tzinfo=UTC),
     "details": {"reason": "error rate"},
+    "outcome": Outcome.SUCCEEDED,
+    "outcome_reason": "all replicas updated",
 }
 
 

@@ -25,6 +25,16 @@ class ChangeType(StrEnum):
     OTHER = "other"
 
 
+class Outcome(StrEnum):
+    """How a change that takes time (a rollout) ended, or that it has not yet."""
+
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+    ROLLED_BACK = "rolled_back"
+
+
 class RiskLevel(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
@@ -68,3 +78,6 @@ class ChangeDraft:
     occurred_at: datetime | None = None
     ended_at: datetime | None = None
     details: dict[str, Any] | None = field(default=None)
+    # How the change ended (a rollout), when the producer knows; see Outcome.
+    outcome: Outcome | None = None
+    outcome_reason: str | None = None

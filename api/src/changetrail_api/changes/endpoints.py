@@ -9,9 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from changetrail_api.auth import Principal, require
 from changetrail_api.changes import service
 from changetrail_api.changes.filters import ChangeFilters
-from changetrail_api.changes.schemas import ChangeCreate, ChangeEnvelope, ChangeListEnvelope
+from changetrail_api.changes.schemas import (
+    ChangeCompletion,
+    ChangeCreate,
+    ChangeEnvelope,
+    ChangeListEnvelope,
+)
 from changetrail_api.deps import SessionDep
-from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 from changetrail_api.errors import FieldError
 from changetrail_api.pagination import Page, PageDep
 from changetrail_api.scopes import Scope
@@ -57,6 +62,9 @@ def _filters(
         str | None, Query(min_length=1, max_length=200, description="Text in summary/description")
     ] = None,
     external_id: Annotated[str | None, Query(max_length=255)] = None,
+    outcome: Annotated[
+        Outcome | None, Query(description="Filter by how the change ended (rollouts)")
+    ] = None,
     sort: Annotated[Literal["created_at", "occurred_at"], Query()] = "created_at",
 ) -> ChangeFilters:
     return ChangeFilters(
@@ -70,6 +78,7 @@ def _filters(
         tags=tuple(dict.fromkeys(tag or ())),
         q=q,
         external_id=external_id,
+        outcome=str(outcome) if outcome else None,
         sort=sort,
     )
 
@@ -105,6 +114,24 @@ async def list_changes(
 async def get_change(change_id: str, principal: CanRead, session: SessionDep) -> ChangeEnvelope:
     """Get one change."""
     return ChangeEnvelope(data=await service.get(session, principal.org_id, change_id))
+
+
+@router.patch(
+    "/api/v1/changes/{change_id}",
+    responses={
+        404: {"description": "No such change in this organisation"},
+        409: {"description": "The change ended with another outcome already"},
+    },
+)
+async def complete_change(
+    change_id: str, body: ChangeCompletion, principal: CanWrite, session: SessionDep
+) -> ChangeEnvelope:
+    """Complete a change with its outcome (how a rollout ended).
+
+    Sets only `outcome`, `ended_at` and `outcome_reason`; idempotent for the same outcome.
+    """
+    change = await service.complete(session, principal.org_id, change_id, body)
+    return ChangeEnvelope(data=change)
 
 
 @router.post("/api/v1/services/{service_id}/changes", status_code=201, responses=_CREATED)

@@ -20,4 +20,5 @@ class ChangeFilters:
     tags: tuple[str, ...] = ()
     q: str | None = None
     external_id: str | None = None
+    outcome: str | None = None
     sort: str = "created_at"

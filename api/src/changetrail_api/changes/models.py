@@ -22,6 +22,8 @@ class Change(Base):
         Index("ix_changes_org_env_created", "org_id", "environment", "created_at", "id"),
         Index("ix_changes_org_source_created", "org_id", "source", "created_at", "id"),
         Index("ix_changes_org_occurred", "org_id", "occurred_at", "id"),
+        # "Which rollouts failed / are still running": lists filter on the outcome.
+        Index("ix_changes_org_outcome_created", "org_id", "outcome", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -49,6 +51,10 @@ class Change(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # How the change ended (domain.Outcome): the only fields a completion may set later, with
+    # ended_at. Nothing else of a recorded change is ever rewritten.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_reason: Mapped[str | None] = mapped_column(String(255))
 
 
 # Columns that stay inside the API: the tenant, and the Idempotency-Key a post was replayed with.

@@ -20,6 +20,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +49,7 @@ def _counter(filters: ChangeFilters) -> tuple[str, dict[str, str]] | None:
         filters.changed_by,
         filters.q,
         filters.external_id,
+        filters.outcome,
     )
     if any(v is not None for v in uncounted):
         return None
@@ -239,6 +241,26 @@ async def forget_service_counters(session: AsyncSession, org_id: str, service_id
         )
 
 
+async def complete(
+    session: AsyncSession, org_id: str, change_id: str, values: dict[str, Any], open_outcomes: Any
+) -> bool:
+    """Set a change's outcome fields while it has not ended; False when it has meanwhile.
+
+    The check is in the statement, so two concurrent completions cannot both end a change.
+    """
+    statement = (
+        update(Change)
+        .where(
+            Change.org_id == org_id,
+            Change.id == change_id,
+            or_(Change.outcome.is_(None), Change.outcome.in_(open_outcomes)),
+        )
+        .values(**values)
+        .returning(Change.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
 async def service_name(session: AsyncSession, org_id: str, service_id: str) -> str | None:
     """The name of this organisation's service with this id; None when it has none."""
     statement = select(Service.name).where(Service.org_id == org_id, Service.id == service_id)
@@ -294,6 +316,7 @@ def _conditions(org_id: str, filters: ChangeFilters) -> list[ColumnElement[bool]
         "risk_level",
         "changed_by",
         "external_id",
+        "outcome",
     ):
         value = getattr(filters, column)
         if value is not None:

@@ -12,7 +12,7 @@ from pydantic import (
     model_validator,
 )
 
-from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 from changetrail_api.pagination import ListMeta
 from changetrail_api.timefmt import Instant
 
@@ -61,11 +61,15 @@ class ChangeCreate(BaseModel):
     occurred_at: Instant | None = None
     ended_at: Instant | None = None
     details: dict[str, Any] | None = None
+    outcome: Outcome | None = None
+    outcome_reason: Short | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ChangeCreate:
         if self.occurred_at and self.ended_at and self.ended_at < self.occurred_at:
             raise ValueError("ended_at must not be before occurred_at")
+        if self.outcome is Outcome.IN_PROGRESS and self.ended_at is not None:
+            raise ValueError("a change in progress has no ended_at yet")
         if self.details is not None and len(json.dumps(self.details)) > MAX_DETAILS_BYTES:
             raise ValueError(f"details must serialise to at most {MAX_DETAILS_BYTES} bytes")
         # Duplicated tags would only make tag filters and counts confusing.
@@ -102,6 +106,38 @@ class ChangeOut(BaseModel):
     occurred_at: Instant
     ended_at: Instant | None
     created_at: Instant
+    outcome: str | None
+    outcome_reason: str | None
+
+
+# Terminal outcomes: once a change has one, a completion may only repeat it.
+ENDED = frozenset(Outcome) - {Outcome.IN_PROGRESS}
+
+
+class ChangeCompletion(BaseModel):
+    """How a recorded change ended. Only the source that recorded the change completes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+        Field(description="The source that recorded the change (checked, never changed)."),
+    ]
+    outcome: Outcome
+    ended_at: Annotated[
+        Instant | None,
+        Field(description="When it ended; the time of the completion when omitted."),
+    ] = None
+    outcome_reason: Annotated[
+        Short | None, Field(description="Why it ended so: ProgressDeadlineExceeded, ...")
+    ] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChangeCompletion:
+        if self.outcome is Outcome.IN_PROGRESS and self.ended_at is not None:
+            raise ValueError("a change in progress has no ended_at yet")
+        return self
 
 
 class ChangeEnvelope(BaseModel):

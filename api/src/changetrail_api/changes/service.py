@@ -10,9 +10,9 @@ from changetrail_api.base import new_id, utcnow_ms
 from changetrail_api.changes import repository
 from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.changes.models import PUBLIC_COLUMNS, Change
-from changetrail_api.changes.schemas import ChangeCreate, ChangeOut
-from changetrail_api.domain import ChangeDraft, RiskLevel
-from changetrail_api.errors import FieldError, NotFoundError
+from changetrail_api.changes.schemas import ENDED, ChangeCompletion, ChangeCreate, ChangeOut
+from changetrail_api.domain import ChangeDraft, Outcome, RiskLevel
+from changetrail_api.errors import FieldError, NotFoundError, ProblemError
 from changetrail_api.metrics import CHANGES_RECORDED
 
 
@@ -88,6 +88,44 @@ async def get(session: AsyncSession, org_id: str, change_id: str) -> ChangeOut:
     if found is None:
         raise NotFoundError("change", change_id)
     return to_out(*found)
+
+
+async def complete(
+    session: AsyncSession, org_id: str, change_id: str, completion: ChangeCompletion
+) -> ChangeOut:
+    """Record how a change ended: its outcome, ``ended_at`` and why; nothing else changes.
+
+    Idempotent: completing an ended change again with the same outcome returns it as it was
+    (the first ``ended_at`` stands); a different outcome is a conflict. Only the source that
+    recorded the change may complete it.
+    """
+    found = await repository.get(session, org_id, change_id)
+    if found is None:
+        raise NotFoundError("change", change_id)
+    change, service_name = found
+    if completion.source != change.source:
+        raise FieldError(
+            "source", f"the change was recorded by {change.source!r}; only that source ends it"
+        )
+    values: dict[str, Any] = {"outcome": str(completion.outcome)}
+    if completion.outcome_reason is not None:
+        values["outcome_reason"] = completion.outcome_reason
+    if completion.outcome in ENDED:
+        ended_at = completion.ended_at or utcnow_ms()
+        if ended_at < change.occurred_at:
+            raise FieldError("ended_at", "must not be before the change's occurred_at")
+        values["ended_at"] = ended_at
+    if not await repository.complete(session, org_id, change_id, values, [Outcome.IN_PROGRESS]):
+        # It has ended already, maybe just now by a concurrent request: read what it became.
+        await session.refresh(change)
+        if change.outcome != str(completion.outcome):
+            raise ProblemError(
+                409, f"the change ended as {change.outcome!r} already; an outcome is final"
+            )
+        return to_out(change, service_name)
+    for name, value in values.items():
+        setattr(change, name, value)
+    return to_out(change, service_name)
 
 
 async def list_changes(
