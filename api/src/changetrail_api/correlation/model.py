@@ -57,6 +57,8 @@ class CandidateChange:
     service_id: str | None = None
     environment: str | None = None
     kubernetes: KubernetesRef | None = None
+    # How the change ended, when its producer follows it (domain.Outcome's values).
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

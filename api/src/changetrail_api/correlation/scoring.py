@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 from changetrail_api.correlation.links import Link, Relation, link
 from changetrail_api.correlation.model import CandidateChange, IncidentFacts, Suspect
-from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 
 # Types that break things when they go wrong and are undone by rolling back. A rollback itself
 # is usually the cure, and scaling is more often the system reacting to load than a cause.
@@ -78,6 +78,9 @@ class Weights:
     relations: Mapping[Relation, float] = field(
         default_factory=lambda: MappingProxyType(_RELATION_WEIGHTS)
     )
+    # A rollout its controller reported as failed is evidence beyond anyone's declared risk:
+    # its risk factor is this, whatever risk_level says.
+    failed_rollout: float = 1.0
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -103,6 +106,9 @@ def time_factor(
 ) -> tuple[float, str]:
     start = incident.started_at
     if change.occurred_at <= start and change.ended_at is not None and change.ended_at >= start:
+        return 1.0, "rollout in progress when the incident started"
+    if change.occurred_at <= start and change.ended_at is None and change.outcome == "in_progress":
+        # Followed by its producer and not over yet: it spans the start as well.
         return 1.0, "rollout in progress when the incident started"
     if change.occurred_at <= start:
         before = start - change.occurred_at
@@ -160,6 +166,8 @@ def type_factor(change: CandidateChange, weights: Weights) -> tuple[float, str]:
 
 def risk_factor(change: CandidateChange, weights: Weights) -> tuple[float, str]:
     factor = weights.risks.get(change.risk_level, weights.unknown_risk)
+    if change.outcome == Outcome.FAILED and weights.failed_rollout > factor:
+        return weights.failed_rollout, f"failed rollout (risk_level {change.risk_level})"
     return factor, f"risk_level {change.risk_level}"
 
 
