@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from changetrail_api.incidents.alert_groups import (
     DEFAULT_SERVICE_LABELS,
@@ -117,3 +118,43 @@ def test_service_label_names_parse(value: str | None, names: tuple[str, ...]) ->
 def test_invalid_service_label_names_are_refused(value: str) -> None:
     with pytest.raises(ValueError, match="Prometheus label names"):
         parse_label_names(value)
+
+
+def test_each_alert_is_seen_with_its_fingerprint_start_and_end_earliest_first() -> None:
+    group = group_of(
+        notification(
+            alert(starts_at="2026-03-30T15:05:00Z", fingerprint="late"),
+            alert(
+                status="resolved",
+                starts_at="2026-03-30T16:00:00+01:00",
+                ends_at="2026-03-30T15:04:00Z",
+                instance="web-2",
+            ),
+        )
+    )
+    assert [(a.fingerprint, a.starts_at, a.ends_at, a.status) for a in group.alerts] == [
+        (
+            "a1b2c3d4e5f60718",
+            datetime(2026, 3, 30, 15, 0, tzinfo=UTC),
+            datetime(2026, 3, 30, 15, 4, tzinfo=UTC),
+            "resolved",
+        ),
+        ("late", datetime(2026, 3, 30, 15, 5, tzinfo=UTC), None, "firing"),
+    ]
+    assert group.alerts[0].labels["instance"] == "web-2"
+
+
+@pytest.mark.parametrize(
+    "starts_at", ["0001-01-01T00:00:00+01:00", "1969-12-31T23:59:59Z", "9999-12-31T23:59:59-01:00"]
+)
+def test_a_start_that_cannot_be_recorded_is_not_a_notification(starts_at: str) -> None:
+    with pytest.raises(ValidationError, match="1970-01-01"):
+        AlertmanagerPayload.model_validate(notification(alert(starts_at=starts_at)))
+
+
+@pytest.mark.parametrize("ends_at", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00"])
+def test_an_end_that_cannot_be_recorded_reads_as_no_end(ends_at: str) -> None:
+    resolved = notification(alert(status="resolved", ends_at=ends_at), status="resolved")
+    group = group_of(resolved)
+    assert group.alerts[0].ends_at is None
+    assert group.ended_at == NOW

@@ -1,18 +1,21 @@
 """Alertmanager's webhook payload (version 4) and what one notification says about its group.
 
 Pure: no database, no request. ``interpret`` turns a validated payload into an ``AlertGroup``
-(title, severity, environment, start and end, the label values that may name services); the
-rules in ``alert_episodes.py`` decide what that does to incidents.
+(title, severity, environment, start and end, the label values that may name services, and
+each alert as Alertmanager reported it); the rules in ``episodes.py`` decide which incident
+that belongs to and what it changes there.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from changetrail_api.incidents.schemas import SEVERITY_ORDER, Severity
 
@@ -22,9 +25,14 @@ DEFAULT_SERVICE_LABELS = ("service", "app", "app_kubernetes_io_name", "namespace
 ENVIRONMENT_LABELS = ("environment", "env")
 MAX_SERVICE_VALUES = 20
 MAX_FINGERPRINTS = 100
+# Labels kept per alert, and alerts kept per notification for display. What identifies an
+# episode is not capped this way (see ``episodes.MAX_TRACKED_ALERTS``).
+MAX_ALERT_LABELS = 30
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,99}$")
-# Alertmanager's "no end yet".
-_ZERO_TIME_YEAR = 1
+# Instants an alert may start at: what the API records at all (Python's calendar ends at
+# years 1 and 9999, and windows around a start must stay computable).
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 _SEVERITY_WORDS = {
     Severity.CRITICAL: ("critical", "crit", "page", "emergency", "fatal", "p1", "sev1"),
@@ -47,6 +55,32 @@ class Alert(BaseModel):
     generatorURL: str | None = None
     fingerprint: str | None = None
 
+    @field_validator("startsAt")
+    @classmethod
+    def _recordable_start(cls, value: datetime) -> datetime:
+        start = _in_range(value)
+        if start is None:
+            raise ValueError("must be from 1970-01-01T00:00:00Z to 2999-12-31T23:59:59Z")
+        return start
+
+    @field_validator("endsAt")
+    @classmethod
+    def _known_end(cls, value: datetime | None) -> datetime | None:
+        # Alertmanager's zero time ("0001-01-01T00:00:00Z") means "not ended"; so does any end
+        # outside what can be recorded, rather than refusing the whole notification for it.
+        return None if value is None else _in_range(value)
+
+
+def _in_range(value: datetime) -> datetime | None:
+    """``value`` in UTC when it lies in [1970, 3000), else None (naive means UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        return None
+    return moment if _EARLIEST <= moment < _LATEST else None
+
 
 class AlertmanagerPayload(BaseModel):
     """Alertmanager's webhook body (version 4); unknown fields are ignored."""
@@ -65,6 +99,18 @@ class AlertmanagerPayload(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class SeenAlert:
+    """One alert of a notification: which alert (fingerprint) and which firing of it (start)."""
+
+    fingerprint: str
+    starts_at: datetime
+    # Set once the alert has resolved; Alertmanager's zero time and firing alerts have none.
+    ends_at: datetime | None
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class AlertGroup:
     """What a notification says about its group, independent of any database."""
 
@@ -79,6 +125,8 @@ class AlertGroup:
     service_candidates: tuple[tuple[str, str], ...]
     fingerprints: tuple[str, ...]
     details: dict[str, Any] = field(default_factory=dict)
+    # Every alert of the notification, earliest start first (ties by fingerprint).
+    alerts: tuple[SeenAlert, ...] = ()
 
 
 def _clip(text: str, limit: int = 500) -> str:
@@ -87,6 +135,35 @@ def _clip(text: str, limit: int = 500) -> str:
 
 def _small(labels: dict[str, str], limit: int = 50) -> dict[str, str]:
     return {_clip(k, 100): _clip(v) for k, v in list(sorted(labels.items()))[:limit]}
+
+
+def label_fingerprint(labels: dict[str, str]) -> str:
+    """A stable stand-in for Alertmanager's fingerprint when a sender leaves it out.
+
+    Alertmanager hashes the sorted label set; any stable hash of it identifies the alert as well.
+    """
+    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _ended(alert: Alert) -> datetime | None:
+    return alert.endsAt if alert.status == "resolved" else None
+
+
+def seen_alerts(payload: AlertmanagerPayload) -> tuple[SeenAlert, ...]:
+    """The notification's alerts, earliest first; one entry per (fingerprint, start)."""
+    found: dict[tuple[str, datetime], SeenAlert] = {}
+    for alert in payload.alerts:
+        fingerprint = _clip(alert.fingerprint or "", 64) or label_fingerprint(alert.labels)
+        seen = SeenAlert(
+            fingerprint=fingerprint,
+            starts_at=alert.startsAt,
+            ends_at=_ended(alert),
+            status=alert.status,
+            labels=_small(alert.labels, MAX_ALERT_LABELS),
+        )
+        found.setdefault((seen.fingerprint, seen.starts_at), seen)
+    return tuple(sorted(found.values(), key=lambda a: (a.starts_at, a.fingerprint)))
 
 
 def severity_of(payload: AlertmanagerPayload) -> Severity:
@@ -129,15 +206,12 @@ def service_candidates(
 def interpret(
     payload: AlertmanagerPayload, label_names: tuple[str, ...], now: datetime
 ) -> AlertGroup:
-    started_at = min(alert.startsAt for alert in payload.alerts).astimezone(UTC)
+    alerts = seen_alerts(payload)
+    started_at = alerts[0].starts_at
     ended_at = None
     if payload.status == "resolved":
-        ends = [
-            alert.endsAt
-            for alert in payload.alerts
-            if alert.endsAt is not None and alert.endsAt.year > _ZERO_TIME_YEAR
-        ]
-        ended_at = max(max(ends).astimezone(UTC) if ends else now, started_at)
+        ends = [alert.ends_at for alert in alerts if alert.ends_at is not None]
+        ended_at = max(max(ends) if ends else now, started_at)
     environment = next(
         (
             labels[name]
@@ -147,9 +221,7 @@ def interpret(
         ),
         None,
     )
-    fingerprints = tuple(dict.fromkeys(a.fingerprint for a in payload.alerts if a.fingerprint))[
-        :MAX_FINGERPRINTS
-    ]
+    fingerprints = tuple(dict.fromkeys(a.fingerprint for a in alerts))[:MAX_FINGERPRINTS]
     return AlertGroup(
         group_key=payload.groupKey,
         status=payload.status,
@@ -169,6 +241,7 @@ def interpret(
             "common_annotations": _small(payload.commonAnnotations),
             "generator_url": _clip(payload.alerts[0].generatorURL or "", 2048) or None,
         },
+        alerts=alerts,
     )
 
 
