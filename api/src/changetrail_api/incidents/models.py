@@ -53,3 +53,42 @@ class IncidentService(Base):
     org_id: Mapped[str] = mapped_column(String(40))
     # The order the reporter listed the services in.
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertmanagerGroup(Base):
+    """One row per Alertmanager alert group an endpoint has heard of.
+
+    Every notification of a group writes its row first, so notifications of one group are
+    taken one at a time (a row lock on PostgreSQL, the write lock on SQLite): two replicas of
+    an HA pair delivering at the same instant cannot both decide that an episode is new.
+    """
+
+    __tablename__ = "alertmanager_groups"
+
+    # ``episodes.group_id``: the endpoint and the group key, hashed.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    group_key: Mapped[str] = mapped_column(String(1000))
+    notifications: Mapped[int] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IncidentAlert(Base):
+    """The alert firings (fingerprint and ``startsAt``) an incident has been told about.
+
+    What identifies an Alertmanager episode (see ``episodes.py``). The key makes a firing
+    belong to one incident only.
+    """
+
+    __tablename__ = "incident_alerts"
+    __table_args__ = (Index("ix_incident_alerts_incident", "incident_id"),)
+
+    org_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    alert_group: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))

@@ -6,12 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, case, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.changes.models import Change, ChangeTag
 from changetrail_api.incidents.filters import IncidentFilters as IncidentFilters
-from changetrail_api.incidents.models import Incident, IncidentService
+from changetrail_api.incidents.models import (
+    AlertmanagerGroup,
+    Incident,
+    IncidentAlert,
+    IncidentService,
+)
 from changetrail_api.services.models import Service
 from changetrail_api.upsert import insert
 
@@ -70,25 +75,124 @@ async def find_by_external_id(
     ).scalar_one_or_none()
 
 
-async def find_for_group(
-    session: AsyncSession, org_id: str, source: str, open_group: str, external_id: str
-) -> Incident | None:
-    """The incident of this very episode if known, else the group's open incident.
+async def take_alert_group(
+    session: AsyncSession,
+    *,
+    org_id: str,
+    group_id: str,
+    endpoint_id: str,
+    group_key: str,
+    now: datetime,
+) -> None:
+    """Note a notification of the group, and hold the group until the transaction ends.
 
-    The episode comes first: a late redelivery of an earlier episode must land on that
-    episode's incident, not on the one the group has opened since.
+    The upsert is the transaction's first write: PostgreSQL locks the group's row, SQLite
+    takes its write lock, so a concurrent notification of the same group waits here and
+    then reads what this one stored.
     """
-    statement = (
-        select(Incident)
-        .where(
-            Incident.org_id == org_id,
-            Incident.source == source,
-            or_(Incident.open_group == open_group, Incident.external_id == external_id),
-        )
-        .order_by(case((Incident.external_id == external_id, 0), else_=1))
-        .limit(1)
+    statement = insert(session, AlertmanagerGroup).values(
+        id=group_id,
+        org_id=org_id,
+        endpoint_id=endpoint_id,
+        group_key=group_key,
+        notifications=1,
+        first_seen_at=now,
+        last_seen_at=now,
     )
-    return (await session.execute(statement)).scalars().first()
+    statement = statement.on_conflict_do_update(
+        index_elements=[AlertmanagerGroup.id],
+        set_={
+            "notifications": AlertmanagerGroup.notifications + 1,
+            "last_seen_at": statement.excluded.last_seen_at,
+        },
+    )
+    await session.execute(statement)
+
+
+# Fingerprints per query: well under every backend's limit on bound parameters.
+_CHUNK = 500
+
+
+async def holders_of(
+    session: AsyncSession, org_id: str, group_id: str, firings: Sequence[tuple[str, datetime]]
+) -> dict[tuple[str, datetime], str]:
+    """Which incident holds each of these firings (fingerprint, start) of the group."""
+    wanted = set(firings)
+    if not wanted:
+        return {}
+    starts = [start for _, start in wanted]
+    fingerprints = sorted({fingerprint for fingerprint, _ in wanted})
+    found: dict[tuple[str, datetime], str] = {}
+    for offset in range(0, len(fingerprints), _CHUNK):
+        # By fingerprint and the span of starts, then exactly here: portable where row-value
+        # IN lists are not.
+        rows = await session.execute(
+            select(
+                IncidentAlert.fingerprint, IncidentAlert.starts_at, IncidentAlert.incident_id
+            ).where(
+                IncidentAlert.org_id == org_id,
+                IncidentAlert.alert_group == group_id,
+                IncidentAlert.fingerprint.in_(fingerprints[offset : offset + _CHUNK]),
+                IncidentAlert.starts_at >= min(starts),
+                IncidentAlert.starts_at <= max(starts),
+            )
+        )
+        for fingerprint, starts_at, incident_id in rows.all():
+            if (fingerprint, starts_at) in wanted:
+                found[(fingerprint, starts_at)] = incident_id
+    return found
+
+
+async def hold_firings(
+    session: AsyncSession,
+    org_id: str,
+    group_id: str,
+    incident_id: str,
+    firings: Sequence[tuple[str, datetime]],
+) -> None:
+    """Remember that these firings belong to the incident; ones another incident holds stay."""
+    rows = [
+        {
+            "org_id": org_id,
+            "alert_group": group_id,
+            "fingerprint": fingerprint,
+            "starts_at": starts_at,
+            "incident_id": incident_id,
+        }
+        for fingerprint, starts_at in dict.fromkeys(firings)
+    ]
+    for offset in range(0, len(rows), _CHUNK):
+        await session.execute(
+            insert(session, IncidentAlert)
+            .values(rows[offset : offset + _CHUNK])
+            .on_conflict_do_nothing()
+        )
+
+
+async def alert_group_incidents(
+    session: AsyncSession,
+    org_id: str,
+    source: str,
+    *,
+    group_id: str,
+    external_id: str,
+    incident_ids: Sequence[str],
+) -> list[Incident]:
+    """The incidents a notification of the group may belong to.
+
+    Those holding its firings, the one its opening would have created (the external_id of
+    an incident recorded before firings were kept) and the group's open incident.
+    """
+    conditions: list[ColumnElement[bool]] = [
+        Incident.open_group == group_id,
+        Incident.external_id == external_id,
+    ]
+    if incident_ids:
+        conditions.append(Incident.id.in_(incident_ids))
+    statement = select(Incident).where(
+        Incident.org_id == org_id, Incident.source == source, or_(*conditions)
+    )
+    return list((await session.execute(statement)).scalars().all())
 
 
 async def services_of(
