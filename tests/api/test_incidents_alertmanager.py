@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.conftest import Api, KeyFactory, bearer, serving, settings_for
+from tests.api.incidents.corpus import notifications
 from tests.api.test_incidents_factories import alert, notification
 
 LATER = "2026-03-30T15:07:00Z"
@@ -276,6 +278,142 @@ class TestResolving:
         assert (await receiver.send(refired, expect=201))["data"]["action"] == "opened"
 
 
+class TestWhatIsStored:
+    async def test_label_values_naming_no_service_are_kept_on_the_incident(
+        self, receiver: Receiver, api: Api, client: httpx.AsyncClient
+    ) -> None:
+        await api.service("payments")
+        await receiver.send(notification(alert(app="payments", namespace="kube-system")))
+        await receiver.send(
+            notification(
+                alert(app="payments", namespace="kube-system"), alert(fingerprint="f", job="node")
+            )
+        )
+        (incident,) = await all_incidents(client)
+        assert incident["details"]["alertmanager"]["unmatched_labels"] == [
+            {"label": "namespace", "value": "kube-system"},
+            {"label": "job", "value": "node"},
+        ]
+
+    async def test_common_labels_and_annotations_merge_across_notifications(
+        self, receiver: Receiver, client: httpx.AsyncClient
+    ) -> None:
+        await receiver.send(
+            notification(common_labels={"alertname": "HighErrorRate", "instance": "web-1"})
+        )
+        grown = notification(alert(), alert(fingerprint="f", instance="web-2"))
+        grown["commonAnnotations"] = {"runbook": "https://runbooks.example/5xx"}
+        body = await receiver.send(grown, expect=200)
+        stored = body["data"]["incident"]["details"]["alertmanager"]
+        assert stored["common_labels"] == {"alertname": "HighErrorRate", "instance": "web-1"}
+        assert stored["common_annotations"] == {
+            "runbook": "https://runbooks.example/5xx",
+            "summary": "5xx above 5%",
+        }
+        assert [(a["fingerprint"], a["labels"].get("instance")) for a in stored["alerts"]] == [
+            ("a1b2c3d4e5f60718", None),
+            ("f", "web-2"),
+        ]
+        (listed,) = await all_incidents(client)
+        assert listed["details"] == body["data"]["incident"]["details"]
+
+    async def test_a_resolved_incident_lists_its_alerts_resolved(self, receiver: Receiver) -> None:
+        await receiver.send(notification())
+        body = await receiver.send(
+            notification(alert(status="resolved", ends_at=LATER), status="resolved"), expect=200
+        )
+        (entry,) = body["data"]["incident"]["details"]["alertmanager"]["alerts"]
+        assert (entry["status"], entry["ends_at"]) == ("resolved", "2026-03-30T15:07:00.000Z")
+
+
+class TestHighAvailability:
+    async def test_both_replicas_notifying_at_once_make_one_incident(
+        self, receiver: Receiver, client: httpx.AsyncClient
+    ) -> None:
+        # One episode's notifications from two replicas, all at the same moment: each shares
+        # a firing with the others, so whichever is taken first, the rest join it.
+        bodies = [notifications()[index] for index in (8, 9, 10, 11)]
+        responses = await asyncio.gather(
+            *(client.post(receiver.path, json=body) for body in bodies * 2)
+        )
+        assert all(r.status_code in (200, 201) for r in responses), [r.text for r in responses]
+        (incident,) = await all_incidents(client)
+        assert (incident["started_at"], incident["resolved_at"]) == (
+            "2026-12-01T23:56:55.000Z",
+            "2026-12-01T23:58:15.000Z",
+        )
+
+    async def test_a_restart_without_storage_restamping_an_alert_keeps_the_incident(
+        self, receiver: Receiver, client: httpx.AsyncClient
+    ) -> None:
+        await receiver.send(notification(), expect=201)
+        restamped = notification(alert(starts_at="2026-03-30T15:20:00Z"))
+        assert (await receiver.send(restamped, expect=200))["data"]["action"] == "updated"
+        resolved = notification(
+            alert(
+                status="resolved", starts_at="2026-03-30T15:20:00Z", ends_at="2026-03-30T15:30:00Z"
+            ),
+            status="resolved",
+        )
+        assert (await receiver.send(resolved, expect=200))["data"]["action"] == "resolved"
+        for late in (notification(), restamped, resolved):
+            assert (await receiver.send(late, expect=200))["data"]["action"] == "unchanged"
+        assert len(await all_incidents(client)) == 1
+
+
+class TestAccessLog:
+    @staticmethod
+    def lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "changetrail.access"]
+
+    async def test_it_is_off_by_default(
+        self, receiver: Receiver, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.INFO, logger="changetrail.access")
+        await receiver.send(notification(), expect=201)
+        assert self.lines(caplog) == []
+
+    async def test_it_says_what_alertmanager_sent_and_never_the_token(
+        self,
+        database_url: str,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setenv("CHANGETRAIL_ACCESS_LOG", "true")
+        caplog.set_level(logging.INFO, logger="changetrail.access")
+        async with serving(settings_for(database_url)) as client:
+            receiver = await new_receiver(client)
+            token = receiver.path.rsplit("/", 1)[1]
+            sent = await client.post(
+                receiver.path,
+                json=notification(),
+                params={"service_labels": "service"},
+                headers={"user-agent": "Alertmanager/0.28.1"},
+            )
+            unknown = await client.post(receiver.path + "x", json=notification())
+            not_json = await client.post(receiver.path, content=b"<xml/>")
+        assert (sent.status_code, unknown.status_code, not_json.status_code) == (201, 404, 415)
+        opened, refused, unreadable = self.lines(caplog)
+        incident = sent.json()["data"]["incident"]["id"]
+        for expected in (
+            "method=POST",
+            "path=/api/webhooks/incoming/alertmanager/{token}",
+            'query="service_labels=service"',
+            "status=201",
+            "user_agent=Alertmanager/0.28.1",
+            'group="{}:{alertname=\\"HighErrorRate\\"}"',
+            "group_status=firing",
+            "alert_count=1",
+            "alerts=a1b2c3d4e5f60718@2026-03-30T15:00:00.000Z:firing",
+            "action=opened",
+            f"incident={incident}",
+        ):
+            assert expected in opened, (expected, opened)
+        assert "status=404" in refused
+        assert "status=415" in unreadable
+        assert not any(token in line for line in (opened, refused, unreadable))
+
+
 class TestRejections:
     async def test_an_unknown_token_is_404(self, client: httpx.AsyncClient) -> None:
         response = await client.post(
@@ -296,13 +434,13 @@ class TestRejections:
     async def test_a_secret_requires_the_bearer_credentials(
         self, client: httpx.AsyncClient
     ) -> None:
-        receiver = await new_receiver(client, secret="s3cret-value")
+        receiver = await new_receiver(client, secret="s3cret-value-long-enough-to-pass")
         anonymous = await client.post(receiver.path, json=notification())
         wrong = await client.post(
             receiver.path, json=notification(), headers=bearer("not-the-secret")
         )
         right = await client.post(
-            receiver.path, json=notification(), headers=bearer("s3cret-value")
+            receiver.path, json=notification(), headers=bearer("s3cret-value-long-enough-to-pass")
         )
         assert (anonymous.status_code, wrong.status_code, right.status_code) == (401, 401, 201)
 
@@ -318,6 +456,7 @@ class TestRejections:
             {"status": "firing"},
             {**notification(), "alerts": []},
             {**notification(), "status": "pending"},
+            notification(alert(starts_at="0001-01-01T00:00:00+01:00")),
             [1, 2, 3],
         ],
     )

@@ -17,10 +17,16 @@ from pydantic import ValidationError
 from changetrail_api.base import utcnow_ms
 from changetrail_api.deps import SessionDep, SettingsDep
 from changetrail_api.errors import FieldError, ProblemError
-from changetrail_api.incidents import alert_episodes, service
-from changetrail_api.incidents.alert_groups import AlertmanagerPayload, interpret, parse_label_names
+from changetrail_api.incidents import access_log, alert_episodes, service
+from changetrail_api.incidents.alert_groups import (
+    AlertGroup,
+    AlertmanagerPayload,
+    interpret,
+    parse_label_names,
+)
 from changetrail_api.incidents.schemas import AlertReceipt, AlertReceiptEnvelope
 from changetrail_api.security import same_secret
+from changetrail_api.timefmt import format_utc
 from changetrail_api.webhooks import service as webhooks_service
 from changetrail_api.webhooks.models import WebhookEndpoint
 
@@ -30,7 +36,10 @@ ALERT_NOTIFICATIONS = Counter(
     ["action"],
 )
 
-router = APIRouter(tags=["incidents"])
+# Alerts listed per access log line; the count says how many there were.
+_LOGGED_ALERTS = 20
+
+router = APIRouter(tags=["incidents"], route_class=access_log.LoggedRoute)
 
 
 def _check_secret(request: Request, endpoint: WebhookEndpoint) -> None:
@@ -41,6 +50,14 @@ def _check_secret(request: Request, endpoint: WebhookEndpoint) -> None:
         raise ProblemError(
             401, "This endpoint needs 'Authorization: Bearer <secret>' (http_config.authorization)."
         )
+
+
+def _alerts_logged(group: AlertGroup) -> str:
+    listed = [
+        f"{a.fingerprint}@{format_utc(a.starts_at)}:{a.status}"
+        for a in group.alerts[:_LOGGED_ALERTS]
+    ]
+    return ",".join(listed) + (",…" if len(group.alerts) > _LOGGED_ALERTS else "")
 
 
 @router.post(
@@ -68,6 +85,7 @@ async def receive_alertmanager(
 ) -> JSONResponse:
     """Receive an Alertmanager notification and open, update or resolve its incident."""
     endpoint = await webhooks_service.endpoint_for_token(session, "alertmanager", token)
+    access_log.note(request, endpoint_id=endpoint.id)
     _check_secret(request, endpoint)
     try:
         label_names = parse_label_names(service_labels or settings.alertmanager_service_labels)
@@ -89,7 +107,17 @@ async def receive_alertmanager(
             422, "Not an Alertmanager webhook payload (version 4).", errors=errors
         ) from None
     group = interpret(payload, label_names, utcnow_ms())
+    access_log.note(
+        request,
+        group=group.group_key,
+        group_status=group.status,
+        alert_count=len(group.alerts),
+        # How many alerts Alertmanager left out (``max_alerts``), read leniently: logged only.
+        truncated=document.get("truncatedAlerts") or None,
+        alerts=_alerts_logged(group),
+    )
     action, incident, unmatched = await alert_episodes.receive(session, endpoint, group)
+    access_log.note(request, action=action, incident=incident.id)
     ALERT_NOTIFICATIONS.labels(action=action).inc()
     out = await service.with_suspects(session, incident)
     receipt = AlertReceipt(action=action, incident=out, unmatched_labels=unmatched)
