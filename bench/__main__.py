@@ -8,13 +8,17 @@ from bench import api, correlation, webhooks
 
 
 def main(argv: list[str]) -> None:
-    wanted = set(argv) or {"api", "webhooks", "correlation"}
+    wanted = set(argv) or {"api", "webhooks", "correlation", "web"}
     if "webhooks" in wanted:
         webhooks.main()
     if "correlation" in wanted:
         correlation.main()
     if "api" in wanted:
         api.main()
+    if "web" in wanted:
+        from bench import web
+
+        web.main([])
     if "e2e" in wanted:
         from bench import e2e_operator
 

@@ -85,6 +85,7 @@ class TestTimeline:
     def test_dragging_across_the_chart_zooms_to_that_span(self, reader: Page, site: Site) -> None:
         reader.goto(site.url("/ui?source=kubernetes"))
         plot = reader.locator(".chart-plot svg")
+        plot.wait_for()  # the chart arrives after the list
         box = plot.bounding_box()
         assert box is not None
 
@@ -107,6 +108,7 @@ class TestTimeline:
     def test_a_bar_is_a_link_that_zooms_to_its_span(self, reader: Page, site: Site) -> None:
         reader.goto(site.url("/ui"))
         last = reader.locator(".chart svg a.bar").last
+        last.wait_for()
         label = last.get_attribute("aria-label") or ""
         last.focus()
         reader.keyboard.press("Enter")
@@ -156,6 +158,7 @@ class TestTimeline:
     def test_the_timeline_fits_a_phone(self, reader: Page, site: Site, docs: Docs) -> None:
         reader.set_viewport_size(PHONE)
         reader.goto(site.url("/ui"))
+        expect(reader.locator(".chart svg .bar").first).to_be_attached()
         overflow = reader.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
@@ -253,6 +256,7 @@ class TestServices:
         expect(reader.locator(".stats")).to_contain_text("Rollbacks, last 28 days")
         services = {t.strip() for t in reader.locator(".timeline .meta a").all_inner_texts()}
         assert services == {"Payments API"}
+        expect(reader.locator(".chart svg .bar").first).to_be_attached()
         docs.shoot(reader, "service")
 
 

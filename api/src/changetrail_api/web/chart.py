@@ -1,10 +1,12 @@
 """The chart of changes over time above a timeline: bars per hour or day, stacked by type.
 
 Counting goes through the changes service (``list_changes`` answers with an exact total), so
-the chart sees exactly what the list would and nothing the key may not read. Counts are found
-by bisection: a type's total over a run of bars, then its left half; the right half is the
-difference. A type absent from a stretch costs one query for the whole stretch, so sparse
-timelines cost a handful of queries and a dense one about one per bar and type present.
+the chart sees exactly what the list would and nothing the key may not read. The service has
+no aggregate yet, so counts are found by bisection: a total over a run of bars, then over its
+left half, the right half being the difference. Bar totals come first; each stacked type is
+then split only where it is neither absent nor all there is, so a sparse or one-type timeline
+costs a few queries and a dense one about one per bar and stacked type. The pages load the
+chart after the list (see ``routes.changes``), so its cost never holds up the list.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.domain import ChangeType
 from changetrail_api.web.present import TYPE_LABELS
 
-MAX_BARS = 48
+MAX_BARS = 24
 DEFAULT_SPAN = timedelta(days=7)
 LONGEST_SPAN = timedelta(days=5 * 365)
 _STEPS = [
@@ -36,19 +38,12 @@ _STEPS = [
     timedelta(days=7),
     timedelta(days=28),
 ]
-# Stacking order, bottom up: what most often explains an outage sits on the baseline.
-SERIES = [
-    ChangeType.ROLLBACK,
-    ChangeType.DEPLOYMENT,
-    ChangeType.CONFIG_CHANGE,
-    ChangeType.FEATURE_FLAG,
-    ChangeType.DATABASE_MIGRATION,
-    ChangeType.INFRASTRUCTURE,
-    ChangeType.SCALING,
-    ChangeType.SECURITY_PATCH,
-    ChangeType.CODE,
-    ChangeType.OTHER,
-]
+# Stacked on their own, bottom up: what most often explains an outage sits on the baseline.
+# Every other type is counted together as "other" (the bar's total less these).
+STACKED = [ChangeType.ROLLBACK, ChangeType.DEPLOYMENT, ChangeType.CONFIG_CHANGE]
+OTHER = "other_types"
+SERIES = [*(str(t) for t in STACKED), OTHER]
+SERIES_LABELS = {**{str(t): TYPE_LABELS[t] for t in STACKED}, OTHER: "Other types"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,51 +109,65 @@ async def _count(db: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
     return total
 
 
-async def _split(
-    db: AsyncSession,
-    org_id: str,
-    filters: ChangeFilters,
-    edges: Sequence[datetime],
-    total: int,
-    out: list[int],
-    first: int,
-) -> None:
-    """Fill ``out[first:first+len(edges)-1]`` given the run's known ``total``."""
-    bars = len(edges) - 1
-    if total == 0:
-        return
-    if bars == 1:
-        out[first] = total
-        return
-    middle = bars // 2
-    left = await _count(db, org_id, replace(filters, start=edges[0], end=edges[middle]))
-    await _split(db, org_id, filters, edges[: middle + 1], left, out, first)
-    await _split(db, org_id, filters, edges[middle:], total - left, out, first + middle)
+@dataclass
+class _Splitter:
+    db: AsyncSession
+    org_id: str
+    filters: ChangeFilters
+    edges: Sequence[datetime]
+    out: list[int]
+    # The bars' totals, when known: a run whose count equals theirs needs no further query.
+    ceiling: Sequence[int] | None = None
+
+    async def split(self, first: int, last: int, total: int) -> None:
+        """Fill ``out[first:last]`` (bars ``first`` to ``last - 1``), whose sum is ``total``."""
+        if total == 0:
+            return
+        if self.ceiling is not None and total == sum(self.ceiling[first:last]):
+            self.out[first:last] = self.ceiling[first:last]
+            return
+        if last - first == 1:
+            self.out[first] = total
+            return
+        middle = (first + last) // 2
+        span = replace(self.filters, start=self.edges[first], end=self.edges[middle])
+        left = await _count(self.db, self.org_id, span)
+        await self.split(first, middle, left)
+        await self.split(middle, last, total - left)
 
 
 @dataclass(frozen=True, slots=True)
 class Counts:
     bucketing: Bucketing
-    # Bars per change type, only for types with at least one change in the window.
+    totals: list[int]
+    # Bars per stacked series (SERIES), only for series with a change in the window.
     series: dict[str, list[int]]
-
-    @property
-    def totals(self) -> list[int]:
-        bars = len(self.bucketing.edges) - 1
-        return [sum(counts[i] for counts in self.series.values()) for i in range(bars)]
 
 
 async def count(db: AsyncSession, org_id: str, filters: ChangeFilters, plan: Bucketing) -> Counts:
+    bars = len(plan.edges) - 1
+    windowed = replace(filters, start=plan.start, end=plan.end)
+    totals = [0] * bars
+    await _Splitter(db, org_id, windowed, plan.edges, totals).split(
+        0, bars, await _count(db, org_id, windowed)
+    )
+    if filters.change_type is not None:
+        # One type asked for: the bars are that type, no query needed.
+        key = filters.change_type if filters.change_type in SERIES else OTHER
+        return Counts(plan, totals, {key: totals} if any(totals) else {})
     series: dict[str, list[int]] = {}
-    types = [ChangeType(filters.change_type)] if filters.change_type else SERIES
-    for change_type in types:
-        typed = replace(filters, change_type=str(change_type), start=plan.start, end=plan.end)
-        total = await _count(db, org_id, typed)
-        if total:
-            bars = [0] * (len(plan.edges) - 1)
-            await _split(db, org_id, typed, plan.edges, total, bars, 0)
-            series[str(change_type)] = bars
-    return Counts(plan, series)
+    rest = list(totals)
+    for change_type in STACKED:
+        typed = replace(windowed, change_type=str(change_type))
+        bars_of_type = [0] * bars
+        splitter = _Splitter(db, org_id, typed, plan.edges, bars_of_type, ceiling=rest)
+        await splitter.split(0, bars, await _count(db, org_id, typed) if any(rest) else 0)
+        if any(bars_of_type):
+            series[str(change_type)] = bars_of_type
+            rest = [r - n for r, n in zip(rest, bars_of_type, strict=True)]
+    if any(rest):
+        series[OTHER] = rest
+    return Counts(plan, totals, series)
 
 
 # --- geometry: what the template draws -------------------------------------------------------
@@ -223,6 +232,14 @@ def _step_label(step: timedelta) -> str:
     return {1: "day", 7: "week"}.get(days, f"{days} days")
 
 
+def _tick_time(moment: datetime, step: timedelta, zone: tzinfo) -> str:
+    """An axis label, short enough for a phone: the day at midnight, else the hour."""
+    local = moment.astimezone(zone)
+    if step >= timedelta(days=1) or (local.hour, local.minute) == (0, 0):
+        return local.strftime("%-d %b")
+    return local.strftime("%H:%M")
+
+
 def _bar_time(moment: datetime, step: timedelta, zone: tzinfo) -> str:
     local = moment.astimezone(zone)
     if step >= timedelta(days=1):
@@ -249,7 +266,7 @@ def view(counts: Counts, zone: tzinfo, markers: Sequence[tuple[datetime, str]] =
             height = HEIGHT * amount / peak
             y -= height
             segments.append(Segment(change_type, round(y, 2), round(height, 2)))
-            words.append(f"{amount} {TYPE_LABELS[change_type].lower()}")
+            words.append(f"{amount} {SERIES_LABELS[change_type].lower()}")
         start, end = plan.edges[i], plan.edges[i + 1]
         span = f"{_bar_time(start, plan.step, zone)} to {_bar_time(end, plan.step, zone)}"
         label = f"{span}: " + (", ".join(words) if words else "no changes")
@@ -267,7 +284,7 @@ def view(counts: Counts, zone: tzinfo, markers: Sequence[tuple[datetime, str]] =
     tick_every = max(1, bars_count // 6)
     # Labels sit centred on their bar's left edge; one too near the right end would be cut off.
     ticks = [
-        Tick(round(100 * i / bars_count, 2), _bar_time(plan.edges[i], plan.step, zone))
+        Tick(round(100 * i / bars_count, 2), _tick_time(plan.edges[i], plan.step, zone))
         for i in range(0, bars_count, tick_every)
         if i == 0 or i / bars_count < 0.92
     ]
@@ -277,7 +294,7 @@ def view(counts: Counts, zone: tzinfo, markers: Sequence[tuple[datetime, str]] =
         for moment, label in markers
         if plan.start <= moment <= plan.end
     ]
-    legend = [(str(t), TYPE_LABELS[t], sum(counts.series[t])) for t in SERIES if t in counts.series]
+    legend = [(t, SERIES_LABELS[t], sum(counts.series[t])) for t in SERIES if t in counts.series]
     return ChartView(
         start=plan.start,
         end=plan.end,

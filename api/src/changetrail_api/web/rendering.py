@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 from changetrail_api.scopes import Scope
 from changetrail_api.web import zones
 from changetrail_api.web.access import Viewer
-from changetrail_api.web.links import Links, prefix_of
+from changetrail_api.web.links import Links, prefix_of, route_path
 
 STATIC_FILES = ("app.css", "app.js")
 
@@ -86,14 +86,8 @@ class PageContext:
     def current(self) -> str:
         """This page's own URL as the browser sees it (for ``next`` after sign-in)."""
         url = self.request.url
-        path = self.links.prefix + _route_path(self.request)
+        path = self.links.prefix + route_path(self.request)
         return path + (f"?{url.query}" if url.query else "")
-
-
-def _route_path(request: Request) -> str:
-    from changetrail_api.web.links import route_path
-
-    return route_path(request)
 
 
 def render(

@@ -66,32 +66,42 @@ class Timeline:
 
 
 async def load(
-    db: AsyncSession,
-    page: PageContext,
-    query: TimelineQuery,
-    *,
-    path: str = "/ui",
-    with_chart: bool = True,
-    markers: Sequence[tuple[datetime, str]] = (),
+    db: AsyncSession, page: PageContext, query: TimelineQuery, *, path: str = "/ui"
 ) -> Timeline:
+    """The view's page of changes (its chart is loaded on its own, see ``load_chart``)."""
     assert page.viewer is not None
-    org_id = page.viewer.principal.org_id
     changes, total = await changes_service.list_changes(
-        db, org_id, query.change_filters(), limit=query.limit, offset=query.offset
+        db,
+        page.viewer.principal.org_id,
+        query.change_filters(),
+        limit=query.limit,
+        offset=query.offset,
     )
-    view = None
-    if with_chart:
-        start, end = chart.window(query.since, query.until, query.now)
-        plan = chart.bucketing(start, end, page.zone)
-        if plan is not None:
-            unbounded = replace(query.change_filters(), start=None, end=None)
-            counts = await chart.count(db, org_id, unbounded, plan)
-            view = chart.view(counts, page.zone, markers)
     return Timeline(
         query=query,
         changes=changes,
         days=present.by_day(changes, page.zone, page.now),
         total=total,
-        chart=view,
+        chart=None,
         path=path,
     )
+
+
+async def load_chart(
+    db: AsyncSession,
+    page: PageContext,
+    query: TimelineQuery,
+    *,
+    path: str = "/ui",
+    markers: Sequence[tuple[datetime, str]] = (),
+) -> Timeline:
+    """The view's chart alone: counts per bar over the view's span (or the last week)."""
+    assert page.viewer is not None
+    view = None
+    start, end = chart.window(query.since, query.until, query.now)
+    plan = chart.bucketing(start, end, page.zone)
+    if plan is not None:
+        unbounded = replace(query.change_filters(), start=None, end=None)
+        counts = await chart.count(db, page.viewer.principal.org_id, unbounded, plan)
+        view = chart.view(counts, page.zone, markers)
+    return Timeline(query=query, changes=[], days=[], total=0, chart=view, path=path)

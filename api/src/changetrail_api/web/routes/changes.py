@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from changetrail_api.deps import SessionDep
 from changetrail_api.domain import ChangeType, RiskLevel
 from changetrail_api.scopes import Scope
 from changetrail_api.services.schemas import ServiceOut
+from changetrail_api.timefmt import parse_instant
 from changetrail_api.web import catalogue, diffs, filters, present, timeline
 from changetrail_api.web.rendering import render
 from changetrail_api.web.routes.common import open_page, query_of, see_other
@@ -23,6 +25,9 @@ from changetrail_api.web.routes.common import open_page, query_of, see_other
 router = APIRouter()
 
 RELATED_SPAN = timedelta(hours=1)
+# Moments an incident's chart marks, by the names its URL gives them.
+MARKERS = ("started", "resolved")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 RELATED_SHOWN = 50
 
 
@@ -42,6 +47,7 @@ async def timeline_page(request: Request, db: SessionDep) -> Response:
         "timeline.html",
         section="timeline",
         timeline=loaded,
+        chart_params=query.params(),
         services=services,
         change_types=list(ChangeType),
         risk_levels=list(RiskLevel),
@@ -49,6 +55,29 @@ async def timeline_page(request: Request, db: SessionDep) -> Response:
         page_sizes=filters.PAGE_SIZES,
         default_page_size=filters.DEFAULT_PAGE_SIZE,
     )
+
+
+@router.get("/ui/chart")
+async def chart_page(request: Request, db: SessionDep) -> Response:
+    """A view's chart: the fragment the pages fetch after their list, or a page of its own."""
+    page = await open_page(request, db, Scope.CHANGES_READ)
+    params = query_of(request)
+    query, _ = filters.parse(params)
+    path = "/ui"
+    if params.get("within") == ["service"] and query.service_id and _ID.match(query.service_id):
+        path = f"/ui/services/{query.service_id}"
+    markers = []
+    for name in MARKERS:
+        raw = params.get(name, [""])[-1]
+        if raw:
+            try:
+                markers.append((parse_instant(raw), name))
+            except ValueError as exc:
+                raise filters.FilterError([(name, str(exc))]) from None
+    loaded = await timeline.load_chart(db, page, query, path=path, markers=markers)
+    if params.get("part") == ["1"]:
+        return render(page, "_chart_part.html", timeline=loaded)
+    return render(page, "chart.html", section="timeline", timeline=loaded)
 
 
 @router.get("/ui/changes/{change_id}")

@@ -111,6 +111,7 @@ async def incident_page(incident_id: str, request: Request, db: SessionDep) -> R
     )
     ranking = await suspects.for_incident(db, org_id, incident_id, offset)
     window = None
+    chart_params: list[tuple[str, str]] = []
     if page.viewer.can(Scope.CHANGES_READ):
         only_service = incident.service_ids[0] if len(incident.service_ids) == 1 else None
         view = TimelineQuery(
@@ -119,10 +120,11 @@ async def incident_page(incident_id: str, request: Request, db: SessionDep) -> R
             end=ranking.window_end,
             now=page.now,
         )
-        markers = [(incident.started_at, "started")]
+        markers = [("started", zones.iso_utc(incident.started_at))]
         if incident.resolved_at is not None:
-            markers.append((incident.resolved_at, "resolved"))
-        window = await timeline.load(db, page, view, markers=markers)
+            markers.append(("resolved", zones.iso_utc(incident.resolved_at)))
+        chart_params = [*view.params(), *markers]
+        window = await timeline.load(db, page, view)
     return render(
         page,
         "incident.html",
@@ -132,6 +134,7 @@ async def incident_page(incident_id: str, request: Request, db: SessionDep) -> R
         offset=offset,
         shown=suspects.SHOWN,
         window=window,
+        chart_params=chart_params,
     )
 
 

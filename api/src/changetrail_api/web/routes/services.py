@@ -75,6 +75,7 @@ async def service_page(service_id: str, request: Request, db: SessionDep) -> Res
         section="services",
         service=found,
         timeline=loaded,
+        chart_params=[*query.params(), ("within", "service")],
         deploys=deploys,
         filters_open=replace(query, service_id=None).filtered,
         change_types=list(ChangeType),

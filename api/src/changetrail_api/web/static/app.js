@@ -163,11 +163,38 @@
     });
   }
 
+  // Charts count changes per bar, which takes longer than the list: the page comes first and
+  // each chart is fetched after it (from this site only), then made zoomable.
+  function loadCharts() {
+    var slots = document.querySelectorAll(".chart-slot[data-src]");
+    Array.prototype.forEach.call(slots, function (slot) {
+      slot.setAttribute("aria-busy", "true");
+      fetch(slot.getAttribute("data-src"), {credentials: "same-origin", headers: {"Accept": "text/html"}})
+        .then(function (response) {
+          // A redirect means the session ended: keep the link rather than show a sign-in form.
+          if (!response.ok || response.redirected) throw new Error("chart " + response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          slot.innerHTML = html;
+          slot.removeAttribute("aria-busy");
+          slot.classList.add("loaded");
+          var plot = slot.querySelector(".chart-plot");
+          if (plot) chartZoom(plot);
+        })
+        .catch(function () {
+          slot.removeAttribute("aria-busy");
+          slot.classList.add("failed");
+        });
+    });
+  }
+
   rememberZone();
   refreshRelativeTimes();
   window.setInterval(refreshRelativeTimes, 30000);
   tidyFilterForms();
   var plots = document.querySelectorAll(".chart-plot");
   for (var i = 0; i < plots.length; i++) chartZoom(plots[i]);
+  loadCharts();
   keyboard();
 })();
