@@ -11,6 +11,7 @@ if ! bin_dir="$(e2e/build.sh)"; then
     exit 1
 fi
 echo "e2e: control plane binaries ready after $(($(date +%s) - started))s"
+CHANGETRAIL_E2E_ALERTMANAGER_BIN="$(e2e/build-alertmanager.sh)" || { echo "e2e: could not build Alertmanager" >&2; exit 1; }; export CHANGETRAIL_E2E_ALERTMANAGER_BIN
 
 # The API runs on PostgreSQL, started from Debian's binaries by the suite.
 scripts/ensure-postgres.sh
