@@ -24,6 +24,10 @@ API_KEY = "ak_live_test_operator_0123456789"
 
 RESOURCES = {
     "apps/v1/deployments": ("Deployment", True, ()),
+    "apps/v1/statefulsets": ("StatefulSet", True, ()),
+    "apps/v1/daemonsets": ("DaemonSet", True, ()),
+    "batch/v1/cronjobs": ("CronJob", True, ()),
+    "v1/secrets": ("Secret", True, ()),
     "v1/configmaps": ("ConfigMap", True, ()),
     "autoscaling/v2/horizontalpodautoscalers": ("HorizontalPodAutoscaler", True, ()),
     "v1/namespaces": ("Namespace", False, ()),

@@ -28,7 +28,7 @@ from tests.integration.harness import (
     serve_namespaces,
     synced,
 )
-from tests.operator.factories import JsonDict, configmap, deployment, hpa
+from tests.operator.factories import JsonDict, configmap, cronjob, deployment, hpa, statefulset
 
 KIND_PLURALS = [kind.resource.plural for kind in KINDS]
 
@@ -508,3 +508,43 @@ async def test_kopf_remembers_nothing_per_watched_object(world: World) -> None:
         # The namespace and the policy are indexed and patched: kopf keeps their memory.
         # The 21 watched objects, handled and recorded, leave none behind.
         assert len(memories) == 2
+
+
+async def test_a_statefulset_rollout_is_completed_once_its_status_says_it_ended(
+    world: World,
+) -> None:
+    body = statefulset(namespace="payments", replicas=2)
+    await world.cluster.create("statefulsets", body)
+    await world.cluster.create("cronjobs", cronjob(namespace="payments"))
+    async with running_operator(world.emulator, world.api.http) as runtime:
+        await synced(runtime, 2)
+        container = {**body["spec"]["template"]["spec"]["containers"][0], "image": "pg:16.4"}
+        await world.cluster.patch(
+            "statefulsets",
+            "payments",
+            "postgres",
+            {
+                "metadata": {"generation": 2},
+                "spec": {"template": {"spec": {"containers": [container]}}},
+            },
+        )
+        [rollout] = await eventually(lambda: recorded(world.api.http))
+        assert rollout["outcome"] == "in_progress"
+        # A run of the CronJob writes its status only: never a change.
+        await world.cluster.patch(
+            "cronjobs", "payments", "backup", {"status": {"active": [{"name": "backup-1"}]}}
+        )
+        await world.cluster.patch(
+            "statefulsets",
+            "payments",
+            "postgres",
+            {"status": {"observedGeneration": 2, "readyReplicas": 2, "updatedReplicas": 2}},
+        )
+        [ended] = await eventually(lambda: recorded(world.api.http, outcome="succeeded"))
+        await runtime.outbox.wait_until(lambda: len(runtime.outbox) == 0)
+    assert ended["id"] == rollout["id"]
+    assert (
+        ended["summary"] == "Deploy payments/postgres: registry.example.com/postgres:16.3 → pg:16.4"
+    )
+    assert ended["ended_at"] is not None
+    assert len(await recorded(world.api.http)) == 1

@@ -23,8 +23,8 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # n
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from changetrail_operator.api_client import ChangetrailClient, StoredObject
-from changetrail_operator.drafts import ChangeDraft, ChangeType, RiskLevel
+from changetrail_operator.api_client import ChangetrailClient, StoredObject, change_payload
+from changetrail_operator.drafts import ChangeDraft, ChangeType, Completion, Outcome, RiskLevel
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "api" / "openapi.json"
 DOCUMENT: dict[str, Any] = json.loads(DOCUMENT_PATH.read_text())
@@ -134,6 +134,8 @@ def stored_change(request: httpx.Request) -> tuple[int, JsonDict]:
         "occurred_at": "2026-06-01T10:00:00.000Z",
         "ended_at": None,
         "details": sent.get("details"),
+        "outcome": sent.get("outcome"),
+        "outcome_reason": None,
     }
     return 201, {"data": change}
 
@@ -159,6 +161,7 @@ def test_the_operators_change_types_and_risk_levels_are_the_apis() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     assert {t.value for t in ChangeType} <= set(schemas["ChangeType"]["enum"])
     assert {r.value for r in RiskLevel} <= set(schemas["RiskLevel"]["enum"])
+    assert {o.value for o in Outcome} == set(schemas["Outcome"]["enum"])
 
 
 @pytest.mark.parametrize("change_type", list(ChangeType))
@@ -238,3 +241,75 @@ async def test_the_state_store_is_used_as_documented(
 
     assert loaded == [state]
     assert [method for method, _ in api.requests] == ["GET", "GET", "PUT", "DELETE"]
+
+
+async def test_a_rollout_is_posted_in_progress_and_completed_by_its_id(
+    api: ContractCheckingApi, client: ChangetrailClient
+) -> None:
+    api.answer("POST", "/api/v1/changes", stored_change)
+    completed: list[JsonDict] = []
+
+    def complete(request: httpx.Request) -> tuple[int, JsonDict]:
+        completed.append(json.loads(request.content))
+        sent = json.loads(stored_change_request(request.url.path))
+        return 200, {"data": sent | completed[-1]}
+
+    api.answer("PATCH", "/api/v1/changes/{change_id}", complete)
+    draft = every_field_draft(ChangeType.DEPLOYMENT, RiskLevel.LOW)
+    rollout = ChangeDraft(**{**_fields(draft), "outcome": Outcome.IN_PROGRESS})
+
+    await client.post_change(rollout, None)
+    assert draft.external_id is not None
+    ended = datetime(2026, 6, 1, 10, 4, tzinfo=UTC)
+    done = Completion(draft.external_id, Outcome.FAILED, ended, "ProgressDeadlineExceeded")
+    assert await client.complete_change(done) is True
+
+    # The id came back with the post: no look-up.
+    assert api.requests == [("POST", "/api/v1/changes"), ("PATCH", "/api/v1/changes/{change_id}")]
+    assert completed == [
+        {
+            "source": "kubernetes",
+            "outcome": "failed",
+            "ended_at": "2026-06-01T10:04:00+00:00",
+            "outcome_reason": "ProgressDeadlineExceeded",
+        }
+    ]
+
+
+async def test_a_rollout_recorded_before_a_restart_is_found_by_its_external_id(
+    api: ContractCheckingApi, client: ChangetrailClient
+) -> None:
+    found = stored_change_request("/api/v1/changes/chg_0123456789abcdef")
+    listing = {
+        "data": [json.loads(found)],
+        "meta": {"total": 1, "limit": 1, "offset": 0, "has_more": False},
+    }
+    api.answer("GET", "/api/v1/changes", lambda _: (200, listing))
+    api.answer("PATCH", "/api/v1/changes/{change_id}", lambda r: (200, {"data": json.loads(found)}))
+    missing = Completion("k8s:unknown", Outcome.SUCCEEDED, None)
+    empty = {"data": [], "meta": {"total": 0, "limit": 1, "offset": 0, "has_more": False}}
+
+    done = Completion("k8s:deployment:0b7c:gen:4", Outcome.SUCCEEDED, None)
+    assert await client.complete_change(done) is True
+    api.answer("GET", "/api/v1/changes", lambda _: (200, empty))
+    assert await client.complete_change(missing) is False
+
+    assert api.requests == [
+        ("GET", "/api/v1/changes"),
+        ("PATCH", "/api/v1/changes/{change_id}"),
+        ("GET", "/api/v1/changes"),
+    ]
+
+
+def stored_change_request(path: str) -> str:
+    """A stored change as the API answers it, with the id at the end of ``path``."""
+    draft = every_field_draft(ChangeType.DEPLOYMENT, RiskLevel.LOW)
+    request = httpx.Request(
+        "POST", "http://api/api/v1/changes", json=change_payload(draft, "svc_1")
+    )
+    _, body = stored_change(request)
+    return json.dumps(body["data"] | {"id": path.rsplit("/", 1)[-1], "outcome": "in_progress"})
+
+
+def _fields(draft: ChangeDraft) -> JsonDict:
+    return {name: getattr(draft, name) for name in ChangeDraft.__dataclass_fields__}

@@ -12,30 +12,56 @@ from changetrail_operator.changes import ObjectContext, draft
 from changetrail_operator.drafts import ChangeDraft, ChangeType
 from changetrail_operator.hashing import JsonDict, content_hash
 from changetrail_operator.inventory import StaticInventory
-from changetrail_operator.kinds import KIND_NAMES, KINDS
+from changetrail_operator.kinds import KIND_NAMES, KINDS, watched_kinds
 from changetrail_operator.kinds.base import Kind
 from changetrail_operator.policies import Policy, PolicyError, parse_policy
 from changetrail_operator.resources import ApiResource
+from changetrail_operator.settings import OperatorSettings
 from changetrail_operator.workloads import Workloads
 from tests.operator.conftest import ObserverFactory, drafts, summaries
 from tests.operator.factories import configmap, evolve, hpa, uid
 
 
-def test_the_registry_watches_the_three_kinds_in_order() -> None:
-    assert KIND_NAMES == ("Deployment", "ConfigMap", "HorizontalPodAutoscaler")
+def test_the_registry_watches_workloads_first_and_secrets_only_when_asked() -> None:
+    assert KIND_NAMES == (
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "CronJob",
+        "Rollout",
+        "ConfigMap",
+        "Secret",
+        "HorizontalPodAutoscaler",
+    )
     assert [kind.resource.path() for kind in KINDS] == [
         "/apis/apps/v1/deployments",
+        "/apis/apps/v1/statefulsets",
+        "/apis/apps/v1/daemonsets",
+        "/apis/batch/v1/cronjobs",
+        "/apis/argoproj.io/v1alpha1/rollouts",
         "/api/v1/configmaps",
         "/apis/autoscaling/v2/horizontalpodautoscalers",
     ]
     assert len({kind.resource for kind in KINDS}) == len(KINDS)
+    secrets = OperatorSettings(watch_secrets=True, secret_hash_key="k" * 32)
+    assert "Secret" in [kind.name for kind in watched_kinds(secrets)]
+    assert "Secret" not in [kind.name for kind in watched_kinds(OperatorSettings())]
+    no_argo = OperatorSettings(watch_argo_rollouts=False)
+    assert "Rollout" not in [kind.name for kind in watched_kinds(no_argo)]
+
+
+def test_secrets_are_not_watched_without_a_hash_key() -> None:
+    with pytest.raises(ValueError, match="SECRET_HASH_KEY"):
+        OperatorSettings(watch_secrets=True)
+    with pytest.raises(ValueError, match="SECRET_HASH_KEY"):
+        OperatorSettings(watch_secrets=True, secret_hash_key="short")
 
 
 def test_policies_accept_exactly_the_registered_kinds() -> None:
     assert Policy().kinds == frozenset(KIND_NAMES)
     assert parse_policy("all", None, {}).kinds == frozenset(KIND_NAMES)
     with pytest.raises(PolicyError, match="unsupported"):
-        parse_policy("p", None, {"kinds": ["Secret"]})
+        parse_policy("p", None, {"kinds": ["Lease"]})
 
 
 def test_resource_paths_are_namespaced_only_where_they_can_be() -> None:
@@ -133,7 +159,7 @@ def test_the_pending_probe_counts_the_decisions_each_kind_holds_back(
 ) -> None:
     observer = make_observer(hpa_settle_seconds=60)
     assert observer.pending_summary() == (
-        "0 deliveries queued, 0 objects to re-diff, 0 HPA decisions settling"
+        "0 deliveries queued, 0 objects to re-diff, 0 HPA decisions settling, 0 rollouts followed"
     )
     body = hpa(desired=3)
     observer.observe("HorizontalPodAutoscaler", None, body, inventory)
@@ -142,5 +168,5 @@ def test_the_pending_probe_counts_the_decisions_each_kind_holds_back(
     observer.observe("HorizontalPodAutoscaler", "MODIFIED", scaled, inventory)
 
     assert observer.pending_summary() == (
-        "1 deliveries queued, 0 objects to re-diff, 1 HPA decisions settling"
+        "1 deliveries queued, 0 objects to re-diff, 1 HPA decisions settling, 0 rollouts followed"
     )

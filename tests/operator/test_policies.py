@@ -67,7 +67,7 @@ def test_risk_rules_pick_by_change_type_then_default() -> None:
 @pytest.mark.parametrize(
     ("spec", "namespace", "message"),
     [
-        ({"kinds": ["Secret"]}, None, "unsupported"),
+        ({"kinds": ["Lease"]}, None, "unsupported"),
         ({"namespaceSelector": {}}, "payments", "only valid in a ClusterChangePolicy"),
         ({"risk": {"default": "extreme"}}, None, "risk"),
         (

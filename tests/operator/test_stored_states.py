@@ -14,11 +14,26 @@ import pytest
 
 from changetrail_operator.hashing import JsonDict
 from changetrail_operator.inventory import StaticInventory
-from changetrail_operator.kinds import KIND_NAMES, KINDS
+from changetrail_operator.kinds import KIND_NAMES, registry
+from changetrail_operator.kinds.secret import SecretKind
 from changetrail_operator.observer import Observer
 from changetrail_operator.policies import parse_policy
 from tests.operator.conftest import ObserverFactory
-from tests.operator.factories import configmap, deployment, evolve, hpa, with_image
+from tests.operator.factories import (
+    configmap,
+    cronjob,
+    daemonset,
+    deployment,
+    evolve,
+    hpa,
+    rollout,
+    secret,
+    statefulset,
+    with_image,
+)
+
+HASH_KEY = b"pinned-hash-key-of-an-installation"
+KINDS = registry(secret_hash_key=HASH_KEY)
 
 STORED: dict[str, JsonDict] = {
     "ConfigMap/u-cm": {
@@ -90,6 +105,133 @@ STORED: dict[str, JsonDict] = {
             },
         },
     },
+    "CronJob/u-cron": {
+        "fingerprint": "sha256:8ea4093b99b86266b5ab8d1289432a39",
+        "state": {
+            "configmaps": [],
+            "containers": {
+                "backup": {
+                    "args": "74234e98",
+                    "command": "74234e98",
+                    "env": {},
+                    "env_from": "74234e98",
+                    "image": "registry.example.com/backup:1.2",
+                    "other": "44136fa3",
+                    "resources": {},
+                }
+            },
+            "generation": 2,
+            "job": "719442e3",
+            "pod": "2b418c34",
+            "restarted_at": None,
+            "rules": None,
+            "scheduling": {"concurrencyPolicy": "Forbid", "schedule": "0 3 * * *"},
+            "suspended": False,
+            "template": "80d5e7af58e4e4ee",
+            "template_meta": "8db7e85b",
+            "volumes": {},
+        },
+    },
+    "DaemonSet/u-ds": {
+        "fingerprint": "sha256:3a682203d45bb529acf5ccd54164cab9",
+        "state": {
+            "configmaps": [],
+            "containers": {
+                "node-agent": {
+                    "args": "74234e98",
+                    "command": "74234e98",
+                    "env": {},
+                    "env_from": "74234e98",
+                    "image": "registry.example.com/agent:2.1",
+                    "other": "44136fa3",
+                    "resources": {"requests": {"cpu": "100m"}},
+                }
+            },
+            "generation": 1,
+            "history": [],
+            "pod": "44136fa3",
+            "replicas": None,
+            "restarted_at": None,
+            "revision": None,
+            "rules": None,
+            "strategy": {"partition": None, "type": "OnDelete"},
+            "template": "088256e165f54cf0",
+            "template_meta": "05bc581a",
+            "volumes": {},
+        },
+    },
+    "Rollout/u-ro": {
+        "fingerprint": "sha256:f2c6973d769791149a9fd66748d99118",
+        "state": {
+            "canary": {"aborted": False, "promoted_full": False, "step": 1, "waiting": True},
+            "configmaps": [],
+            "containers": {
+                "web": {
+                    "args": "74234e98",
+                    "command": "74234e98",
+                    "env": {},
+                    "env_from": "74234e98",
+                    "image": "registry.example.com/web:2.3",
+                    "other": "44136fa3",
+                    "resources": {"requests": {"cpu": "100m"}},
+                }
+            },
+            "generation": 1,
+            "history": [],
+            "pod": "44136fa3",
+            "replicas": 4,
+            "restarted_at": None,
+            "revision": "1",
+            "rules": None,
+            "strategy": {"partition": None, "type": "canary"},
+            "template": "a4d3de733f24415f",
+            "template_meta": "97fd35eb",
+            "volumes": {},
+        },
+    },
+    "Secret/u-sec": {
+        "fingerprint": "sha256:a9a0bbae0d283fdaf41da64455cd067f",
+        "state": {
+            "hashes": {"PASSWORD": "82b14b78220e1b9a", "USER": "7a5181170f90ba62"},
+            "rules": None,
+            "sizes": {"PASSWORD": 7, "USER": 3},
+        },
+    },
+    "StatefulSet/u-sts": {
+        "fingerprint": "sha256:6388d62994f92f8c3ba62e9a6562183f",
+        "state": {
+            "configmaps": [],
+            "containers": {
+                "postgres": {
+                    "args": "74234e98",
+                    "command": "74234e98",
+                    "env": {},
+                    "env_from": "74234e98",
+                    "image": "postgres:16.4",
+                    "other": "44136fa3",
+                    "resources": {"requests": {"cpu": "100m"}},
+                }
+            },
+            "generation": 2,
+            "history": [
+                ["4096ea74f9d2363a", "postgres-7d9f8c6b5", ["registry.example.com/postgres:16.3"]]
+            ],
+            "pod": "44136fa3",
+            "replicas": 3,
+            "restarted_at": None,
+            "revision": "postgres-7d9f8c6b5",
+            "rollout": {
+                "change": "k8s:prod-eu:StatefulSet:u-sts:rollout:g2",
+                "generation": 2,
+                "since": "2026-02-01T10:00:00+00:00",
+            },
+            "rules": None,
+            "strategy": {"partition": 2, "type": "RollingUpdate"},
+            "template": "3dcd3754f1e2222f",
+            "template_meta": "17542655",
+            "volumes": {},
+        },
+    },
 }
 
 
@@ -97,6 +239,7 @@ STORED: dict[str, JsonDict] = {
 def observed(make_observer: ObserverFactory) -> Observer:
     """An observer that saw one object of each kind, with the features their states keep."""
     observer = make_observer()
+    observer.kinds["Secret"] = SecretKind(HASH_KEY)
     inventory = StaticInventory()
     inventory.policy_list.append(
         parse_policy(
@@ -130,6 +273,38 @@ def observed(make_observer: ObserverFactory) -> Observer:
         "x": "y",
     }
     observer.observe("Deployment", "MODIFIED", rolled, inventory)
+    # The rollout ends: the state no longer holds it, and is what earlier versions stored.
+    done = evolve(rolled, spec_change=False)
+    done["status"] = {
+        "observedGeneration": 2,
+        "replicas": 3,
+        "updatedReplicas": 3,
+        "readyReplicas": 3,
+        "availableReplicas": 3,
+    }
+    observer.observe("Deployment", "MODIFIED", done, inventory)
+
+    # A StatefulSet rolling out under a partition: its state holds the rollout in progress.
+    database = statefulset(object_uid="u-sts", partition=2)
+    observer.observe("StatefulSet", None, database, inventory)
+    upgraded = evolve(database)
+    upgraded["spec"]["template"]["spec"]["containers"][0]["image"] = "postgres:16.4"
+    upgraded["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    upgraded["metadata"]["managedFields"] = [
+        {"manager": "kubectl", "time": "2026-02-01T10:00:00Z", "fieldsV1": {"f:spec": {}}}
+    ]
+    observer.observe("StatefulSet", "MODIFIED", upgraded, inventory)
+
+    observer.observe("DaemonSet", None, daemonset(object_uid="u-ds", on_delete=True), inventory)
+    backup = cronjob(object_uid="u-cron")
+    observer.observe("CronJob", None, backup, inventory)
+    observer.observe("CronJob", "MODIFIED", evolve(backup, spec__schedule="0 3 * * *"), inventory)
+    web = rollout(object_uid="u-ro")
+    web["status"].update(
+        currentStepIndex=1, phase="Paused", pauseConditions=[{"reason": "CanaryPauseStep"}]
+    )
+    observer.observe("Rollout", None, web, inventory)
+    observer.observe("Secret", None, secret(object_uid="u-sec"), inventory)
 
     shown = configmap(
         data={"LOG_LEVEL": "info", "TIMEOUT": "30", "run.lock": "1", "LOG_FORMAT": "x" * 100},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,13 +11,16 @@ from urllib.parse import quote
 
 import httpx
 
-from changetrail_operator.drafts import ChangeDraft
+from changetrail_operator.drafts import ChangeDraft, Completion
 from changetrail_operator.hashing import JsonDict
 
 logger = logging.getLogger(__name__)
 
 PUT_BATCH = 500  # the state store's limit per request
 LOAD_PAGE = 250  # states per page when loading: what a start holds parsed at once
+# Ids of recently posted changes, by external_id: a rollout usually ends within minutes of its
+# record, so completing it needs no look-up. Older ones are looked up by external_id.
+RECENT_CHANGE_IDS = 4096
 
 
 class ApiError(Exception):
@@ -73,6 +77,17 @@ def change_payload(draft: ChangeDraft, service_id: str | None) -> JsonDict:
         "service_id": service_id,
         "risk_level": draft.risk_level.value if draft.risk_level else None,
         "occurred_at": draft.occurred_at.isoformat() if draft.occurred_at else None,
+        "outcome": draft.outcome.value if draft.outcome else None,
+    }
+    return {key: value for key, value in payload.items() if value is not None}
+
+
+def completion_payload(completion: Completion) -> JsonDict:
+    payload: JsonDict = {
+        "source": completion.source,
+        "outcome": completion.outcome.value,
+        "ended_at": completion.ended_at.isoformat() if completion.ended_at else None,
+        "outcome_reason": completion.reason[:255] if completion.reason else None,
     }
     return {key: value for key, value in payload.items() if value is not None}
 
@@ -94,6 +109,7 @@ class ChangetrailClient:
         self._http = http
         self._create_services = create_services
         self._service_ids: dict[str, str | None] = {}
+        self._change_ids: OrderedDict[str, str] = OrderedDict()
 
     async def _request(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -108,7 +124,46 @@ class ChangetrailClient:
         response = await self._request(
             "POST", "/api/v1/changes", "record change", json=change_payload(draft, service_id)
         )
+        if draft.external_id:
+            change_id = (response.json().get("data") or {}).get("id")
+            if isinstance(change_id, str):
+                self._remember(draft.external_id, change_id)
         return response.status_code == 201
+
+    def _remember(self, external_id: str, change_id: str) -> None:
+        self._change_ids[external_id] = change_id
+        self._change_ids.move_to_end(external_id)
+        while len(self._change_ids) > RECENT_CHANGE_IDS:
+            self._change_ids.popitem(last=False)
+
+    async def complete_change(self, completion: Completion) -> bool:
+        """Complete a recorded change with its outcome; False if the API has no such change
+        (it was rejected when posted)."""
+        change_id = self._change_ids.get(completion.external_id)
+        if change_id is None:
+            change_id = await self._find_change(completion.source, completion.external_id)
+        if change_id is None:
+            return False
+        await self._request(
+            "PATCH",
+            f"/api/v1/changes/{quote(change_id, safe='')}",
+            "complete change",
+            json=completion_payload(completion),
+        )
+        return True
+
+    async def _find_change(self, source: str, external_id: str) -> str | None:
+        response = await self._request(
+            "GET",
+            "/api/v1/changes",
+            "find change",
+            params={"source": source, "external_id": external_id, "limit": 1},
+        )
+        for item in response.json().get("data") or []:
+            if item.get("external_id") == external_id:
+                self._remember(external_id, str(item["id"]))
+                return str(item["id"])
+        return None
 
     async def service_id(self, name: str) -> str | None:
         """The id of the service called ``name``, created on first use when allowed.

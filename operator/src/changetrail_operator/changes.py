@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from changetrail_operator.bodies import parse_time
-from changetrail_operator.drafts import ChangeDraft, ChangeType
+from changetrail_operator.drafts import ChangeDraft, ChangeType, Outcome
 from changetrail_operator.hashing import JsonDict
 from changetrail_operator.managers import changed_by
 from changetrail_operator.mapping import tags
@@ -67,11 +67,13 @@ def draft(
     extra_details: JsonDict | None = None,
     occurred_at: datetime | None = None,
     author: str | None = None,
+    outcome: Outcome | None = None,
 ) -> ChangeDraft:
     """A change of ``what`` (``rollout``, ``data``, ...) at ``version``, which with the object's
     identity makes the ``external_id``: the same change observed twice is recorded once.
 
     ``paths`` are the changed fields; the newest writer of one of them is the author.
+    ``outcome=in_progress`` marks a rollout the observer follows until it ends.
     """
     written_at = None
     if author is None and ctx.body is not None:
@@ -104,6 +106,7 @@ def draft(
         tags=tags(ctx.cluster, ctx.namespace, ctx.kind, *extra_tags),
         occurred_at=occurred_at or parse_time(written_at) or ctx.now,
         details=details,
+        outcome=outcome,
     )
 
 
@@ -122,7 +125,12 @@ def content_version(ctx: ObjectContext) -> str:
 
 
 def created_change(
-    description: str, change_type: ChangeType, ctx: ObjectContext, created_at: datetime | None
+    description: str,
+    change_type: ChangeType,
+    ctx: ObjectContext,
+    created_at: datetime | None,
+    *,
+    outcome: Outcome | None = None,
 ) -> ChangeDraft:
     return draft(
         ctx,
@@ -132,6 +140,7 @@ def created_change(
         change_type=change_type,
         extra_tags=["created"],
         occurred_at=created_at,
+        outcome=outcome,
     )
 
 

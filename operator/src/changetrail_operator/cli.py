@@ -62,7 +62,7 @@ def operator(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
 ) -> None:
-    """Watch Deployments, ConfigMaps and HPAs and record their changes."""
+    """Watch workloads, their configuration and autoscalers, and record their changes."""
     # kopf and the handlers load only here: importing them costs a second or more, which every
     # other ``changetrail`` command would otherwise pay.
     from prometheus_client import start_http_server

@@ -26,6 +26,16 @@ class ChangeType(StrEnum):
     OTHER = "other"
 
 
+class Outcome(StrEnum):
+    """How a recorded rollout ended (or that it has not yet)."""
+
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+    ROLLED_BACK = "rolled_back"
+
+
 class RiskLevel(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
@@ -51,3 +61,18 @@ class ChangeDraft:
     tags: tuple[str, ...] = ()
     occurred_at: datetime | None = None
     details: dict[str, Any] | None = field(default=None)
+    # ``in_progress`` for a rollout the operator follows until the controller reports how it
+    # ended (see ``rollouts``); None for a change that is over when it is made.
+    outcome: Outcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """How a recorded rollout ended: sent to the API for the change with ``external_id``."""
+
+    external_id: str
+    outcome: Outcome
+    ended_at: datetime | None
+    reason: str | None = None
+    # The source that recorded the change: only it may complete it.
+    source: str = "kubernetes"

@@ -4,6 +4,10 @@ Only ``@kopf.index`` and ``@kopf.on.event`` touch watched kinds, so kopf never a
 finalizer, an annotation or a status to them. The only writes are the status subresources of
 ChangePolicy and ClusterChangePolicy objects. Only kopf's public API is used here; what the
 operator still needs of kopf's internals is in ``kopf_internals``.
+
+The handlers are registered per run (``build_registry``), for the kinds the settings ask for:
+a kind that is not watched (Secrets, unless asked for) gets no watch at all, so the operator
+needs no permission on it.
 """
 
 from __future__ import annotations
@@ -19,15 +23,14 @@ import kopf
 from changetrail_operator import policy_status
 from changetrail_operator.bodies import as_dict
 from changetrail_operator.inventory import NamespaceInfo
-from changetrail_operator.kinds import KIND_NAMES, KINDS, Kind
+from changetrail_operator.kinds import Kind
 from changetrail_operator.kopf_internals import ObserverMemories
+from changetrail_operator.kube_client import KubeError
 from changetrail_operator.policies import GROUP, VERSION, Policy, PolicyError, parse_policy
 from changetrail_operator.resources import ApiResource
 from changetrail_operator.runtime import PolicyRef, Runtime
 
 logger = logging.getLogger(__name__)
-
-registry = kopf.OperatorRegistry()
 
 NAMESPACES = ApiResource("", "v1", "namespaces", namespaced=False)
 CHANGE_POLICIES = ApiResource(GROUP, VERSION, "changepolicies")
@@ -39,8 +42,9 @@ def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
     # A pure observer posts no Events and takes no part in peering.
     settings.posting.enabled = False
     settings.peering.standalone = True
-    # CRDs and namespaces are not rescanned: the RBAC grants no access to CRDs.
-    settings.scanning.disabled = True
+    # kopf watches CRDs to serve a kind whose CRD is installed after the start (Argo
+    # Rollouts); without such a kind, nothing needs rescanning and the RBAC may omit CRDs.
+    settings.scanning.disabled = not runtime.settings.watch_argo_rollouts
     # Every watch ends server-side, is cut client-side a little later, and is re-opened when
     # no event or bookmark arrives for a while: a silently hung connection cannot last.
     settings.watching.server_timeout = runtime.settings.watch_server_timeout
@@ -60,16 +64,16 @@ def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
 
 async def run(runtime: Runtime, memories: ObserverMemories | None = None, **options: Any) -> None:
     """Run kopf with the changetrail handlers until it stops; ``options`` go to kopf."""
+    kinds = list(runtime.observer.kinds.values())
     await kopf.operator(
-        registry=registry,
+        registry=build_registry(kinds),
         memo=runtime,
-        memories=memories if memories is not None else ObserverMemories(KIND_NAMES),
+        memories=memories if memories is not None else ObserverMemories([k.name for k in kinds]),
         standalone=True,
         **options,
     )
 
 
-@kopf.on.startup(registry=registry)
 async def start(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> None:
     configure_kopf(settings, memo)
     await memo.start()
@@ -83,7 +87,6 @@ async def start(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> Non
     memo.spawn(sweep_deletions(memo), name="changetrail deletion sweep")
 
 
-@kopf.on.cleanup(registry=registry)
 async def stop(memo: Runtime, **_: Any) -> None:
     await memo.stop()
 
@@ -101,7 +104,6 @@ async def credentials(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | Non
     return info
 
 
-@kopf.on.login(registry=registry)
 async def login(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | None:
     # kopf calls this at start and again whenever the API refuses its credentials (a rotated
     # token). Asynchronous, so that it runs in the event loop of the client it updates rather
@@ -109,7 +111,6 @@ async def login(memo: Runtime, **kwargs: Any) -> kopf.ConnectionInfo | None:
     return await credentials(memo, **kwargs)
 
 
-@kopf.on.probe(id="pending", registry=registry)
 def pending(memo: Runtime, **_: Any) -> str:
     return memo.observer.pending_summary()
 
@@ -121,7 +122,6 @@ def _prefixed(values: Mapping[str, str], prefix: str) -> dict[str, str]:
     return {key: value for key, value in values.items() if key.startswith(prefix)}
 
 
-@kopf.index(*NAMESPACES.selector, registry=registry)
 def namespace_info(
     name: str, labels: Mapping[str, str], annotations: Mapping[str, str], **_: Any
 ) -> dict[str, NamespaceInfo]:
@@ -135,14 +135,12 @@ def _parsed(name: str, namespace: str | None, spec: Mapping[str, Any], meta: Any
         return str(error)
 
 
-@kopf.index(*CHANGE_POLICIES.selector, registry=registry)
 def change_policies(
     name: str, namespace: str | None, spec: Mapping[str, Any], meta: Any, **_: Any
 ) -> dict[str, Policy | str]:
     return {f"{namespace}/{name}": _parsed(name, namespace, spec, meta)}
 
 
-@kopf.index(*CLUSTER_CHANGE_POLICIES.selector, registry=registry)
 def cluster_change_policies(
     name: str, spec: Mapping[str, Any], meta: Any, **_: Any
 ) -> dict[str, Policy | str]:
@@ -179,16 +177,6 @@ def _observer_of(kind: Kind[Any]) -> Callable[..., Awaitable[None]]:
     return observe
 
 
-def _watch(kinds: Sequence[Kind[Any]]) -> None:
-    """An event handler per watched kind, and nothing else on them (see the module's docstring)."""
-    for kind in kinds:
-        handler = _observer_of(kind)
-        kopf.on.event(*kind.resource.selector, id=kind.resource.plural, registry=registry)(handler)
-
-
-_watch(KINDS)
-
-
 def _report_policy(
     event: Mapping[str, Any],
     parsed: Policy | str,
@@ -222,7 +210,6 @@ def _counts(memo: Runtime, reference: str) -> tuple[int, int]:
     return matched, memo.observer.recorded_by_policy.get(reference, 0)
 
 
-@kopf.on.event(*CHANGE_POLICIES.selector, registry=registry)
 def change_policy_event(
     event: Mapping[str, Any],
     name: str,
@@ -239,7 +226,6 @@ def change_policy_event(
     _report_policy(event, parsed, reference, CHANGE_POLICIES, namespace, name, status, patch, memo)
 
 
-@kopf.on.event(*CLUSTER_CHANGE_POLICIES.selector, registry=registry)
 def cluster_change_policy_event(
     event: Mapping[str, Any],
     name: str,
@@ -279,21 +265,49 @@ async def sweep_deletions(memo: Runtime) -> None:
     """Once the recorded states are loaded, list the watched kinds to find what was deleted.
 
     A listing of uids of our own, rather than kopf indices: those would hold every handler
-    until each of 10,000s of objects is indexed (see ``workloads``).
+    until each of 10,000s of objects is indexed (see ``workloads``). A kind the cluster does
+    not serve (no Argo Rollouts CRD) is left out: absence there proves nothing.
     """
     await memo.loaded.wait()
     namespaces: list[str | None] = list(memo.settings.watch_namespaces) or [None]
     while True:
         try:
             existing: dict[str, set[str]] = {}
-            for kind in KINDS:
-                uids = existing.setdefault(kind.name, set())
-                for namespace in namespaces:
-                    async for page in memo.kube.list_objects(kind.resource, namespace):
-                        uids.update(str(as_dict(obj.get("metadata")).get("uid")) for obj in page)
+            for kind in list(memo.observer.kinds.values()):
+                uids: set[str] = set()
+                try:
+                    for namespace in namespaces:
+                        async for page in memo.kube.list_objects(kind.resource, namespace):
+                            uids.update(
+                                str(as_dict(obj.get("metadata")).get("uid")) for obj in page
+                            )
+                except KubeError as error:
+                    if error.status != 404:
+                        raise
+                    continue
+                existing[kind.name] = uids
         except Exception as error:  # retried: a missed sweep would miss deletions until restart
             logger.warning("Cannot list objects to find deletions yet: %s", error)
             await asyncio.sleep(memo.settings.retry_max_seconds)
             continue
         memo.finish_sweep(existing)
         return
+
+
+def build_registry(kinds: Sequence[Kind[Any]]) -> kopf.OperatorRegistry:
+    """The handlers of one run: the operator's own, and an event handler per watched kind and
+    nothing else on them (see the module's docstring)."""
+    registry = kopf.OperatorRegistry()
+    kopf.on.startup(registry=registry)(start)
+    kopf.on.cleanup(registry=registry)(stop)
+    kopf.on.login(registry=registry)(login)
+    kopf.on.probe(id="pending", registry=registry)(pending)
+    kopf.index(*NAMESPACES.selector, registry=registry)(namespace_info)
+    kopf.index(*CHANGE_POLICIES.selector, registry=registry)(change_policies)
+    kopf.index(*CLUSTER_CHANGE_POLICIES.selector, registry=registry)(cluster_change_policies)
+    kopf.on.event(*CHANGE_POLICIES.selector, registry=registry)(change_policy_event)
+    kopf.on.event(*CLUSTER_CHANGE_POLICIES.selector, registry=registry)(cluster_change_policy_event)
+    for kind in kinds:
+        handler = _observer_of(kind)
+        kopf.on.event(*kind.resource.selector, id=kind.resource.plural, registry=registry)(handler)
+    return registry

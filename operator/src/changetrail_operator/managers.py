@@ -55,16 +55,19 @@ def changed_by(
     of them (an object without field tracking, or an apply that dropped a field), the newest
     write to the object, status writes aside, is the best remaining guess.
     """
+    paths = [tuple(path) for path in changed_paths]
+    # Status writes are the controllers' reports, never the change, unless the change is in
+    # the status itself (an Argo Rollouts promotion or abort is written there).
+    of_status = any(path[:1] == ("status",) for path in paths)
     entries = [
         entry
         for entry in (body.get("metadata") or {}).get("managedFields") or []
         if isinstance(entry, Mapping)
         and entry.get("manager")
-        and entry.get("subresource") != "status"
+        and (of_status or entry.get("subresource") != "status")
     ]
     if not entries:
         return None, None
-    paths = [tuple(path) for path in changed_paths]
     owning = [
         entry
         for entry in entries

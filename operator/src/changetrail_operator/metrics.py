@@ -32,3 +32,8 @@ OBJECTS_TRACKED = Gauge(
     "changetrail_operator_objects_tracked",
     "Objects whose compact state the operator keeps.",
 )
+ROLLOUTS_COMPLETED = Counter(
+    "changetrail_operator_rollouts_completed_total",
+    "Recorded rollouts completed with their outcome, by outcome.",
+    ["outcome"],
+)

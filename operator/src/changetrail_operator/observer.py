@@ -8,6 +8,12 @@ means the kind diffs the states into changes, and both the changes and the new s
 handed to the outbox. Because the comparison is always with the last recorded state, a restart
 or a re-list records exactly what changed in between.
 
+A rollout it records (a change drafted ``in_progress``) is followed: the object's state keeps
+it as pending (stored with the state, so a restart keeps following it), each later event of the
+object asks its kind how the rollout goes, and once the controller reports an end the change
+is completed with that outcome. A newer rollout of the same object supersedes a pending one (a
+rollback rolls it back).
+
 The observer knows no kind by name: what differs between kinds is behind ``kinds.base.Kind``.
 """
 
@@ -25,14 +31,15 @@ from changetrail_operator import changes, mapping, metrics, noise
 from changetrail_operator.api_client import ChangetrailClient, StoredObject
 from changetrail_operator.bodies import as_dict, metadata, parse_time
 from changetrail_operator.changes import ObjectContext
-from changetrail_operator.drafts import ChangeDraft
+from changetrail_operator.drafts import ChangeDraft, Completion, Outcome
 from changetrail_operator.hashing import JsonDict, content_hash, fingerprint
 from changetrail_operator.inventory import Inventory
 from changetrail_operator.kinds import KINDS
-from changetrail_operator.kinds.base import Decision, Kept, Kind
+from changetrail_operator.kinds.base import Decision, Kept, Kind, stored_rollout, without_rollout
 from changetrail_operator.outbox import Delivery, Outbox
 from changetrail_operator.policies import Policy, effective_policy
 from changetrail_operator.records import Key, Record, Records
+from changetrail_operator.rollouts import PendingRollout, ended_at, superseded_by
 from changetrail_operator.settings import OperatorSettings
 from changetrail_operator.workloads import Workloads
 
@@ -72,8 +79,12 @@ class Observer:
         self.workloads = Workloads()
         self.baseline_since: datetime | None = None
         self._held: dict[Key, _Held] = {}
-        # Objects whose changes did not fit in the outbox, with the last state that did.
+        # Recorded rollouts waiting for their outcome, by object (few: only those rolling out).
+        self._rollouts: dict[Key, PendingRollout] = {}
+        # Objects whose changes did not fit in the outbox, with the last state that did, and
+        # the completions that did not fit with them.
         self._overflowed: dict[Key, Record | None] = {}
+        self._unsent_completions: list[Completion] = []
         # How many objects each policy governs and how many changes it shaped (for status).
         self.governed: dict[str, str] = {}
         self.recorded_by_policy: dict[str, int] = {}
@@ -87,6 +98,7 @@ class Observer:
     async def load(self, client: ChangetrailClient) -> None:
         """Load the last recorded states of this cluster; a first start sets the baseline."""
         self.records.clear()  # a load retried after a failure starts over
+        self._rollouts.clear()
         with self.records.bulk():
             async for item in client.list_states(self.settings.cluster_name):
                 if item.kind == BASELINE_KIND:
@@ -99,6 +111,8 @@ class Observer:
                     state=item.state,
                     fingerprint=item.fingerprint,
                 )
+                if (rollout := stored_rollout(item.state)) is not None:
+                    self._rollouts[(item.kind, item.uid)] = rollout
         self.loaded_keys = set(self.records)
         if self.baseline_since is None:
             self.baseline_since = datetime.now(UTC)
@@ -189,12 +203,17 @@ class Observer:
             # The common case by far (re-lists, status writes): decided by one hash in memory,
             # without reading the stored state or resolving services.
             self._ignored("unchanged" if event_type == "MODIFIED" else "relisted")
+            self._follow(key, kind, body)  # a status write may end a rollout
             self._settle_due()  # a decision held back may be due already
             return
         record = self.records.get(key)
         ctx = self._context(kind, body, policy, inventory)
         old = kind.from_json(record.state) if record is not None else None
-        new = replace(new, state=kind.carry(old.state if old is not None else None, new.state))
+        new = replace(
+            new,
+            state=kind.carry(old.state if old is not None else None, new.state),
+            rollout=old.rollout if old is not None else None,
+        )
         if old is None:
             created_at = parse_time(meta.get("creationTimestamp"))
             before_baseline = (
@@ -207,7 +226,17 @@ class Observer:
                 self._ignored("baseline")
             else:
                 description = kind.describe(new.state)
-                drafts = [changes.created_change(description, kind.lifecycle_type, ctx, created_at)]
+                # A new workload's first rollout is followed like any other.
+                follows = kind.progress(body) is not None
+                drafts = [
+                    changes.created_change(
+                        description,
+                        kind.lifecycle_type,
+                        ctx,
+                        created_at,
+                        outcome=Outcome.IN_PROGRESS if follows else None,
+                    )
+                ]
         elif old.rules != new.rules:
             # A policy now ignores other fields or shows other values: the stored state was
             # taken under other rules, and diffing across them would report phantom changes.
@@ -217,7 +246,9 @@ class Observer:
             drafts = self._changes(kind, old, new, ctx)
             if not drafts:
                 self._ignored("no-change")
-        self._commit(key, ctx, kind.to_json(new), new_fingerprint, drafts)
+        new, completions = self._start_rollout(new, drafts, meta.get("generation"))
+        self._commit(key, ctx, kind.to_json(new), new_fingerprint, drafts, completions)
+        self._follow(key, kind, body)
         self._settle_due()
 
     def tick(self) -> None:
@@ -228,6 +259,48 @@ class Observer:
 
     def _ignored(self, reason: str) -> None:
         metrics.EVENTS_IGNORED.labels(reason=reason).inc()
+
+    def _start_rollout(
+        self, new: Kept[Any], drafts: list[ChangeDraft], generation: Any
+    ) -> tuple[Kept[Any], list[Completion]]:
+        """Follow the rollout among ``drafts``, if any; the one it replaces is over."""
+        started = next((d for d in drafts if d.outcome is Outcome.IN_PROGRESS), None)
+        if started is None or started.external_id is None:
+            return new, []
+        completions: list[Completion] = []
+        if new.rollout is not None:
+            completions.append(
+                Completion(
+                    new.rollout.change,
+                    superseded_by(started.change_type.value),
+                    started.occurred_at,
+                )
+            )
+        since = started.occurred_at.isoformat() if started.occurred_at else None
+        pending = PendingRollout(
+            started.external_id, generation if isinstance(generation, int) else None, since
+        )
+        return replace(new, rollout=pending), completions
+
+    def _follow(self, key: Key, kind: Kind[Any], body: Mapping[str, Any]) -> None:
+        """Complete the object's pending rollout once its controller reports an end."""
+        pending = self._rollouts.get(key)
+        if pending is None:
+            return
+        progress = kind.progress(body)
+        if progress is None or not progress.ended:
+            return
+        record = self.records.get(key)
+        if record is None:
+            return
+        completion = Completion(
+            pending.change,
+            progress.outcome,
+            ended_at(progress, pending, datetime.now(UTC)),
+            progress.reason,
+        )
+        ctx = self._context_from_record(key, record)
+        self._commit(key, ctx, without_rollout(record.state), record.fingerprint, [], [completion])
 
     def _context(
         self, kind: Kind[Any], body: Mapping[str, Any], policy: Policy, inventory: Inventory
@@ -345,6 +418,7 @@ class Observer:
         state: JsonDict,
         state_fingerprint: str,
         drafts: list[ChangeDraft],
+        completions: list[Completion] | None = None,
     ) -> None:
         kind = key[0]
         # Kept only for a queue overflow with changes, which re-diffs from before them.
@@ -360,16 +434,25 @@ class Observer:
         )
         self.records[key] = record
         metrics.OBJECTS_TRACKED.set(len(self.records))
+        if (rollout := stored_rollout(state)) is not None:
+            self._rollouts[key] = rollout
+        else:
+            self._rollouts.pop(key, None)
         if ctx.policy is not self.defaults and drafts:
             self.recorded_by_policy[ctx.policy.reference] = self.recorded_by_policy.get(
                 ctx.policy.reference, 0
             ) + len(drafts)
         if key in self._overflowed:
-            return  # an earlier change is still unrecorded: recovery diffs from before it
-        delivery = Delivery(changes=drafts, store=self._stored(key, record))
+            # An earlier change is still unrecorded: recovery diffs from before it.
+            self._unsent_completions += completions or []
+            return
+        delivery = Delivery(
+            changes=drafts, completions=list(completions or []), store=self._stored(key, record)
+        )
         if not self.outbox.offer(delivery):
             # With nothing to record in this step, the new state is as good as recorded: the
             # recovery then diffs only what comes after it (a baseline stays a baseline).
+            self._unsent_completions += completions or []
             self._overflow(key, previous if drafts else record)
 
     def _forget(self, key: Key, record: Record, ctx: ObjectContext) -> None:
@@ -379,9 +462,15 @@ class Observer:
         self._overflowed.pop(key, None)
         metrics.OBJECTS_TRACKED.set(len(self.records))
         description = kind.describe(kind.from_json(record.state).state)
+        deletion = changes.deleted_change(description, kind.lifecycle_type, ctx)
+        completions = []
+        if (pending := self._rollouts.pop(key, None)) is not None:
+            # Its rollout ends with the object: nothing will report on it any more.
+            completions.append(
+                Completion(pending.change, Outcome.SUPERSEDED, deletion.occurred_at, "deleted")
+            )
         delivery = Delivery(
-            changes=[changes.deleted_change(description, kind.lifecycle_type, ctx)],
-            forget=(self.settings.cluster_name, *key),
+            changes=[deletion], completions=completions, forget=(self.settings.cluster_name, *key)
         )
         if not self.outbox.offer(delivery):
             # The stored state outlives the object; the sweep after a restart records it.
@@ -400,6 +489,9 @@ class Observer:
 
     def recover_overflow(self) -> None:
         """Re-diff the objects whose changes did not fit, from their last queued state."""
+        if self._unsent_completions and not self.outbox.full:
+            unsent, self._unsent_completions = self._unsent_completions, []
+            self.outbox.offer(Delivery(changes=[], completions=unsent))
         for key, base in list(self._overflowed.items()):
             if self.outbox.full:
                 return
@@ -411,7 +503,12 @@ class Observer:
             ctx = self._context_from_record(key, current)
             if base is None:
                 description = kind.describe(kind.from_json(current.state).state)
-                drafts = [changes.created_change(description, kind.lifecycle_type, ctx, None)]
+                outcome = Outcome.IN_PROGRESS if stored_rollout(current.state) else None
+                drafts = [
+                    changes.created_change(
+                        description, kind.lifecycle_type, ctx, None, outcome=outcome
+                    )
+                ]
             else:
                 # No object is at hand here, nor its managedFields: the kinds diff states only.
                 drafts = self._changes(
@@ -440,5 +537,6 @@ class Observer:
                 for kind in self.kinds.values()
                 if kind.held_decisions is not None
             ),
+            f"{len(self._rollouts)} rollouts followed",
         ]
         return ", ".join(parts)

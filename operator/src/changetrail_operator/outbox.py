@@ -1,8 +1,10 @@
 """The bounded queue between what the operator observes and what the API has recorded.
 
-Each delivery is a change (or none) plus the state to store once it is recorded. Changes are
-posted first and the state stored afterwards, so a crash between the two re-posts the same
-change (same ``external_id``, answered with 200) instead of losing it. While the API is away,
+Each delivery is a change (or none), the rollouts it completes, and the state to store once
+both are recorded. Changes are posted first, then completed rollouts, and the state stored
+afterwards, so a crash in between re-posts the same change (same ``external_id``, answered
+with 200) or completes it again (the API takes the same completion twice) instead of losing
+it. While the API is away,
 deliveries wait and are retried with exponential backoff and full jitter; when the queue is
 full, ``offer`` refuses and the observer falls back to re-diffing the object later.
 """
@@ -24,7 +26,7 @@ from changetrail_operator.api_client import (
     RetryableError,
     StoredObject,
 )
-from changetrail_operator.drafts import ChangeDraft
+from changetrail_operator.drafts import ChangeDraft, Completion
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,10 @@ class Delivery:
     store: StoredObject | None = None
     # (cluster, kind, uid) whose stored state is removed once the changes are recorded.
     forget: tuple[str, str, str] | None = None
+    # Recorded rollouts that ended, completed after this delivery's changes are posted.
+    completions: list[Completion] = field(default_factory=list)
     posted: int = field(default=0)  # changes of this delivery the API has already accepted
+    completed: int = field(default=0)  # completions the API has already taken
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], float]) -> float:
@@ -132,6 +137,9 @@ class Outbox:
             while delivery.posted < len(delivery.changes):
                 await self._post(delivery.changes[delivery.posted])
                 delivery.posted += 1
+            while delivery.completed < len(delivery.completions):
+                await self._complete(delivery.completions[delivery.completed])
+                delivery.completed += 1
             if delivery.forget is not None:
                 # States stored earlier in this round must land before a removal.
                 await self._flush(to_store)
@@ -179,6 +187,23 @@ class Outbox:
             return
         self.recorded += 1
         metrics.CHANGES_RECORDED.labels(change_type=draft.change_type.value).inc()
+
+    async def _complete(self, completion: Completion) -> None:
+        try:
+            known = await self._client.complete_change(completion)
+        except RejectedError as error:
+            # Completed otherwise already (a 409), or a completion the API refuses: retrying
+            # the same body cannot help.
+            self._rejected(f"the outcome of {completion.external_id!r}", error)
+            return
+        if not known:
+            logger.warning(
+                "No recorded change %s to complete as %s.",
+                completion.external_id,
+                completion.outcome.value,
+            )
+            return
+        metrics.ROLLOUTS_COMPLETED.labels(outcome=completion.outcome.value).inc()
 
 
 def _reason(status: int | None) -> str:

@@ -18,6 +18,7 @@ import httpx
 
 from changetrail_operator import metrics
 from changetrail_operator.api_client import ChangetrailClient, RetryableError
+from changetrail_operator.kinds import watched_kinds
 from changetrail_operator.kube_client import KubeClient
 from changetrail_operator.observer import Observer
 from changetrail_operator.outbox import Outbox, backoff_delay
@@ -63,7 +64,7 @@ class Runtime:
             retry_max=self.settings.retry_max_seconds,
             rand=self.rand,
         )
-        self.observer = Observer(self.settings, self.outbox)
+        self.observer = Observer(self.settings, self.outbox, kinds=watched_kinds(self.settings))
         self.kube = KubeClient(connect_timeout=self.settings.watch_connect_timeout)
 
     def __copy__(self) -> Runtime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_IGNORED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -50,6 +50,25 @@ class OperatorSettings(BaseSettings):
     state_cache_dir: str | None = None
     # How long startup waits for the recorded states before watching begins anyway.
     startup_load_wait_seconds: float = Field(default=10.0, ge=0)
+    # Secrets are opt-in: their keys are recorded with a keyed hash of each value, whose key
+    # belongs to this installation (the chart generates one and keeps it in a Secret).
+    watch_secrets: bool = False
+    secret_hash_key: SecretStr | None = None
+    # Argo Rollouts are watched whenever their CRD is installed, unless turned off here.
+    watch_argo_rollouts: bool = True
+
+    @model_validator(mode="after")
+    def _secrets_need_a_key(self) -> OperatorSettings:
+        if self.watch_secrets and len(self.secret_hash_bytes() or b"") < 32:
+            raise ValueError(
+                "CHANGETRAIL_WATCH_SECRETS needs CHANGETRAIL_SECRET_HASH_KEY of at least 32 bytes"
+            )
+        return self
+
+    def secret_hash_bytes(self) -> bytes | None:
+        if self.secret_hash_key is None:
+            return None
+        return self.secret_hash_key.get_secret_value().encode() or None
 
     @field_validator("watch_namespaces", "ignore_namespaces", mode="before")
     @classmethod

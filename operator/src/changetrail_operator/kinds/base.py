@@ -24,6 +24,7 @@ from changetrail_operator.bodies import metadata
 from changetrail_operator.drafts import ChangeDraft, ChangeType
 from changetrail_operator.hashing import JsonDict, fingerprint
 from changetrail_operator.resources import ApiResource
+from changetrail_operator.rollouts import PendingRollout, Progress
 from changetrail_operator.workloads import Consumer, Workloads
 
 if TYPE_CHECKING:
@@ -35,15 +36,21 @@ S = TypeVar("S")
 
 # The key of the policy rules a state was taken under, beside the kind's own fields.
 _RULES = "rules"
+# The key of a recorded rollout still waiting for its outcome; absent when there is none, so
+# that states stored before rollouts were followed read and fingerprint as they did.
+_ROLLOUT = "rollout"
 
 
 @dataclass(frozen=True, slots=True)
 class Kept(Generic[S]):
-    """A state as the observer keeps it: the kind's state and the policy rules it was taken
-    under (``Policy.state_rules``); states taken under other rules are not compared."""
+    """A state as the observer keeps it: the kind's state, the policy rules it was taken
+    under (``Policy.state_rules``; states taken under other rules are not compared) and the
+    recorded rollout still waiting for its outcome, if any (outside the fingerprint: it
+    follows from what was recorded, not from the object)."""
 
     state: S
     rules: str | None = None
+    rollout: PendingRollout | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +139,14 @@ class Kind(ABC, Generic[S]):
     ) -> list[ChangeDraft]:
         """The changes from the recorded state to the new one; none when only noise differs."""
 
+    # Following rollouts ----------------------------------------------------------------------
+
+    def progress(self, body: Mapping[str, Any]) -> Progress | None:
+        """How the object's current rollout is going, by its status; None for kinds whose
+        changes have no rollout to follow. Asked only while a recorded rollout waits for its
+        outcome (a change drafted with ``outcome=in_progress``)."""
+        return None
+
     # Holding decisions back (kinds with ``held_decisions``) -----------------------------------
 
     def hold(
@@ -160,12 +175,29 @@ class Kind(ABC, Generic[S]):
     # The stored form (the same for every kind) -----------------------------------------------
 
     def to_json(self, kept: Kept[S]) -> JsonDict:
-        return {**self.dump(kept.state), _RULES: kept.rules}
+        stored = {**self.dump(kept.state), _RULES: kept.rules}
+        if kept.rollout is not None:
+            stored[_ROLLOUT] = kept.rollout.to_json()
+        return stored
 
     def from_json(self, data: JsonDict) -> Kept[S]:
         rules = data.get(_RULES)
-        return Kept(self.load(data), rules if isinstance(rules, str) else None)
+        return Kept(
+            self.load(data),
+            rules if isinstance(rules, str) else None,
+            PendingRollout.from_json(data.get(_ROLLOUT)),
+        )
 
     def fingerprint(self, kept: Kept[S]) -> str:
         """Equal fingerprints mean nothing to record: the observer's decision for most events."""
         return fingerprint({**self.fingerprinted(kept.state), _RULES: kept.rules})
+
+
+def stored_rollout(data: JsonDict) -> PendingRollout | None:
+    """The pending rollout in a stored state, of any kind."""
+    return PendingRollout.from_json(data.get(_ROLLOUT))
+
+
+def without_rollout(data: JsonDict) -> JsonDict:
+    """A stored state once its rollout has ended; its fingerprint stays what it was."""
+    return {key: value for key, value in data.items() if key != _ROLLOUT}

@@ -1,7 +1,7 @@
 """Pod templates, as every workload kind keeps, diffs and words them.
 
-A Deployment keeps its template this way; so will any kind with a pod template (StatefulSets,
-DaemonSets, Argo Rollouts), which then differ only in what surrounds the template. The state
+Every kind with a pod template keeps it this way (Deployments, StatefulSets, DaemonSets, Argo
+Rollouts, CronJobs' job templates), and differs only in what surrounds the template. The state
 holds hashes of env values, args and volumes, never the values: env values may be secrets.
 Image references and resource quantities are kept as they are: short, never secret, and what
 a summary names.
@@ -178,6 +178,29 @@ def referenced_configmaps(pod_spec: Mapping[str, Any]) -> list[str]:
                     names.add(str(name))
             for env in as_list(container.get("env")):
                 ref = as_dict(as_dict(as_dict(env).get("valueFrom")).get("configMapKeyRef"))
+                if name := ref.get("name"):
+                    names.add(str(name))
+    return sorted(names)
+
+
+def referenced_secrets(pod_spec: Mapping[str, Any]) -> list[str]:
+    """Names of the Secrets a pod spec mounts or reads into its environment."""
+    names: set[str] = set()
+    for volume in as_list(pod_spec.get("volumes")):
+        volume = as_dict(volume)
+        if name := as_dict(volume.get("secret")).get("secretName"):
+            names.add(str(name))
+        for source in as_list(as_dict(volume.get("projected")).get("sources")):
+            if name := as_dict(as_dict(source).get("secret")).get("name"):
+                names.add(str(name))
+    for key in ("containers", "initContainers"):
+        for container in as_list(pod_spec.get(key)):
+            container = as_dict(container)
+            for env_from in as_list(container.get("envFrom")):
+                if name := as_dict(as_dict(env_from).get("secretRef")).get("name"):
+                    names.add(str(name))
+            for env in as_list(container.get("env")):
+                ref = as_dict(as_dict(as_dict(env).get("valueFrom")).get("secretKeyRef"))
                 if name := ref.get("name"):
                     names.add(str(name))
     return sorted(names)
