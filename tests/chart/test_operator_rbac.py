@@ -10,17 +10,21 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
 
 # group -> resources the operator must never be able to change.
 WATCHED_KINDS = {
-    "apps": {"deployments", "replicasets"},
-    "": {"configmaps", "namespaces"},
+    "apps": {"deployments", "replicasets", "statefulsets", "daemonsets"},
+    "batch": {"cronjobs"},
+    "": {"configmaps", "namespaces", "secrets"},
     "autoscaling": {"horizontalpodautoscalers"},
+    "argoproj.io": {"rollouts"},
 }
+READ = ["get", "list", "watch"]
 
 EXPECTED_RULES = [
     {
         "apiGroups": ["apps"],
-        "resources": ["deployments", "replicasets"],
-        "verbs": ["get", "list", "watch"],
+        "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"],
+        "verbs": READ,
     },
+    {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": READ},
     {
         "apiGroups": [""],
         "resources": ["configmaps", "namespaces"],
@@ -30,6 +34,12 @@ EXPECTED_RULES = [
         "apiGroups": ["autoscaling"],
         "resources": ["horizontalpodautoscalers"],
         "verbs": ["get", "list", "watch"],
+    },
+    {"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": READ},
+    {
+        "apiGroups": ["apiextensions.k8s.io"],
+        "resources": ["customresourcedefinitions"],
+        "verbs": READ,
     },
     {
         "apiGroups": ["changetrail.io"],
@@ -105,3 +115,34 @@ def test_rbac_can_be_managed_outside_the_chart(render: Render) -> None:
     kinds = {m["kind"] for m in render(overrides={"operator.rbac.create": "false"})}
     assert "ClusterRole" not in kinds
     assert "ClusterRoleBinding" not in kinds
+
+
+def test_secrets_are_readable_only_when_the_operator_watches_them(render: Render) -> None:
+    by_default = granted(find(render(), "ClusterRole"))
+    watching = granted(find(render(overrides={"operator.watch.secrets": "true"}), "ClusterRole"))
+
+    assert not {g for g in by_default if g[:2] == ("", "secrets")}
+    assert {g for g in watching if g[:2] == ("", "secrets")} == {
+        ("", "secrets", verb) for verb in READ
+    }
+
+
+def test_without_argo_rollouts_neither_rollouts_nor_crds_are_readable(render: Render) -> None:
+    rules = find(render(overrides={"operator.watch.argoRollouts": "false"}), "ClusterRole")
+    groups = {group for group, _, _ in granted(rules)}
+    assert not groups & {"argoproj.io", "apiextensions.k8s.io"}
+
+
+def test_extra_rules_for_policy_resources_are_read_only_whatever_is_asked(
+    render: Render,
+) -> None:
+    overrides = {
+        "operator.rbac.extraRules[0].apiGroups[0]": "cert-manager.io",
+        "operator.rbac.extraRules[0].resources[0]": "certificates",
+    }
+    rules = find(render(overrides=overrides), "ClusterRole")["rules"]
+    assert rules[-1] == {
+        "apiGroups": ["cert-manager.io"],
+        "resources": ["certificates"],
+        "verbs": READ,
+    }

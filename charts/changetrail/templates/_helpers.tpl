@@ -147,7 +147,7 @@ url
 
 {{/* Migrations run in a hook Job only with PostgreSQL; SQLite's file lives on the API's volume. */}}
 {{- define "changetrail.migrationJobEnabled" -}}
-{{- if and (include "changetrail.usesPostgresql" .) .Values.migrations.job.enabled }}true{{ end }}
+{{- if and .Values.api.enabled (include "changetrail.usesPostgresql" .) .Values.migrations.job.enabled }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -155,6 +155,17 @@ Values that cannot work together. Checked once, from the API Deployment, so a ba
 combination fails `helm install` with a message rather than a half-working release.
 */}}
 {{- define "changetrail.validateValues" -}}
+{{- if not .Values.api.enabled }}
+{{- if not .Values.operator.enabled }}
+{{- fail "api.enabled=false installs only the operator: it needs operator.enabled=true" }}
+{{- end }}
+{{- if not .Values.operator.apiUrl }}
+{{- fail "api.enabled=false: set operator.apiUrl to the central changetrail API the operator reports to" }}
+{{- end }}
+{{- if not .Values.operator.apiKey.existingSecret }}
+{{- fail "api.enabled=false: set operator.apiKey.existingSecret to a Secret holding the operator's own API key" }}
+{{- end }}
+{{- end }}
 {{- if include "changetrail.usesPostgresql" . }}
 {{- if not (or .Values.database.postgresql.url .Values.database.postgresql.existingSecret) }}
 {{- fail "database.type=postgresql needs database.postgresql.url or database.postgresql.existingSecret" }}
@@ -182,6 +193,39 @@ combination fails `helm install` with a message rather than a half-working relea
       key: {{ include "changetrail.databaseSecretKey" . }}
 {{- else }}
   value: {{ printf "sqlite:///%s/%s" (trimSuffix "/" .Values.database.sqlite.directory) .Values.database.sqlite.fileName | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where the operator reports, and with which key: its own key from operator.apiKey when given
+(an operator-only release must give one), else this release's bootstrap key.
+*/}}
+{{- define "changetrail.operatorApiUrl" -}}
+{{- default (include "changetrail.apiUrl" .) .Values.operator.apiUrl }}
+{{- end }}
+
+{{- define "changetrail.operatorKeySecretName" -}}
+{{- default (include "changetrail.bootstrapSecretName" .) .Values.operator.apiKey.existingSecret }}
+{{- end }}
+
+{{- define "changetrail.operatorKeySecretKey" -}}
+{{- if .Values.operator.apiKey.existingSecret }}
+{{- .Values.operator.apiKey.existingSecretKey }}
+{{- else }}
+{{- include "changetrail.bootstrapSecretKey" . }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the key of the keyed hash of Secret values, and the key inside it. */}}
+{{- define "changetrail.secretHashKeySecretName" -}}
+{{- default (printf "%s-secret-hash" (include "changetrail.operatorFullname" .)) .Values.operator.watch.secretHashKey.existingSecret }}
+{{- end }}
+
+{{- define "changetrail.secretHashKeySecretKey" -}}
+{{- if .Values.operator.watch.secretHashKey.existingSecret }}
+{{- .Values.operator.watch.secretHashKey.existingSecretKey }}
+{{- else -}}
+hash-key
 {{- end }}
 {{- end }}
 
