@@ -132,7 +132,7 @@ def test_a_full_cluster_policy_validates_against_the_crd_and_parses() -> None:
     schema = _schema("clusterchangepolicies.changetrail.io.yaml")
     jsonschema.validate({"spec": spec}, schema)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"spec": {"kinds": ["Secret"]}}, schema)
+        jsonschema.validate({"spec": {"kinds": ["Lease"]}}, schema)
     policy = parse_policy("payments", None, spec)
     assert policy.ignores_name("api-canary")
     assert policy.shown_value_keys() == ("LOG_LEVEL",)

@@ -167,6 +167,10 @@ def argo_rollout_progress(body: Mapping[str, Any]) -> Progress:
     The controller writes ``status.phase`` and ``status.message``; an abort (``kubectl argo
     rollouts abort``) sets ``status.abort`` and the controller degrades the rollout.
     """
+    # Until the controller has seen the current spec, the status (an abort included) is about
+    # the previous revision.
+    if not _observed(body):
+        return IN_PROGRESS
     status = _status(body)
     at = status_written_at(body)
     if status.get("abort") is True:
@@ -175,8 +179,6 @@ def argo_rollout_progress(body: Mapping[str, Any]) -> Progress:
         reason = as_dict(condition).get("reason")
         if reason in (ROLLOUT_ABORTED, PROGRESS_DEADLINE_EXCEEDED):
             return Progress(Outcome.FAILED, str(reason), at)
-    if not _observed(body):
-        return IN_PROGRESS
     phase = status.get("phase")
     if phase == "Degraded":
         return Progress(Outcome.FAILED, _reason(status, "Degraded"), at)
