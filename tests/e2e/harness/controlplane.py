@@ -4,7 +4,10 @@ fake node, so Pods turn Running and Deployment rollouts complete).
 
 Authentication is a static token file. Besides the admin token it holds one for
 the operator that the API server maps to the chart's ServiceAccount identity, so
-the operator runs with exactly the permissions the chart's RBAC grants it.
+the operator runs with exactly the permissions the chart's RBAC grants it, and the
+identities of a real node's kubelet (``system:node:<name>``, which the Node
+authorizer checks) and kube-proxy (``system:kube-proxy``, bound by Kubernetes' own
+default roles).
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ OPERATOR_GROUPS = (
     "system:authenticated",
 )
 FAKE_NODE_NAME = "kwok-node-0"
+# The fake node's taint while a real node runs: only pods that tolerate it (the scenarios'
+# workloads, whose images exist nowhere) land on it; the chart's pods go to the real node.
+FAKE_NODE_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
+REAL_NODE_NAME = "e2e-node"
+LOOPBACK = "127.0.0.1"
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 START_TIMEOUT_SECONDS = 120.0
 
@@ -72,17 +80,31 @@ class ControlPlane:
 
     bin_dir: Path
     workdir: Path
+    # Where kube-apiserver listens and what it advertises as the kubernetes Service's
+    # endpoint: loopback, or the host's end of a real node's network link, so that the
+    # node and its pods reach it too.
+    address: str = LOOPBACK
     tokens: dict[str, StaticToken] = field(default_factory=dict)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     apiserver_port: int = 0
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        return f"https://{self.address}:{self.apiserver_port}"
+
+    @property
+    def ca(self) -> pki.CertificateFiles:
+        return pki.CertificateFiles(
+            cert=self.workdir / "pki" / "ca.crt", key=self.workdir / "pki" / "ca.key"
+        )
 
     @property
     def ca_cert(self) -> Path:
-        return self.workdir / "pki" / "ca.crt"
+        return self.ca.cert
+
+    def kubeconfig(self, name: str) -> Path:
+        """The kubeconfig of one of the static tokens (admin, operator, kubelet, ...)."""
+        return self.workdir / f"{name}.kubeconfig"
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -145,10 +167,18 @@ class ControlPlane:
             ca,
             pki_dir,
             "kube-apiserver",
-            ip_addresses=["127.0.0.1", "10.96.0.1"],
+            ip_addresses=sorted({LOOPBACK, self.address, "10.96.0.1"}),
             dns_names=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
         )
         self._service_account_key = pki.make_signing_key(pki_dir, "service-account")
+        # kube-apiserver's identity towards kubelets (exec, logs, port-forward).
+        self._kubelet_client = pki.issue_client_cert(
+            ca,
+            pki_dir,
+            "apiserver-kubelet-client",
+            common_name="kube-apiserver-kubelet-client",
+            organization="system:masters",
+        )
         self.apiserver_port = free_port()
         # Control plane components get system:masters: this cluster tests the operator's
         # permissions, not the bootstrap roles of Kubernetes' own controllers.
@@ -159,6 +189,13 @@ class ControlPlane:
             "kube-scheduler": _new_token("system:kube-scheduler", masters),
             "kwok": _new_token("kwok-controller", masters),
             "operator": _new_token(OPERATOR_USER, OPERATOR_GROUPS),
+            # A real node's components, when one runs (see node.py).
+            "kubelet": _new_token(
+                f"system:node:{REAL_NODE_NAME}", ("system:nodes", "system:authenticated")
+            ),
+            "kube-proxy": _new_token("system:kube-proxy", ("system:authenticated",)),
+            "coredns": _new_token("coredns", masters),
+            "local-path-provisioner": _new_token("local-path-provisioner", masters),
         }
         (pki_dir / "tokens.csv").write_text(
             "".join(token.csv_line() + "\n" for token in self.tokens.values())
@@ -198,8 +235,8 @@ class ControlPlane:
         apiserver = self._add(
             "kube-apiserver",
             f"--etcd-servers={self._etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={self.address}",
+            f"--advertise-address={self.address}",
             f"--secure-port={self.apiserver_port}",
             f"--cert-dir={self.workdir / 'certs'}",
             f"--tls-cert-file={self._serving.cert}",
@@ -212,9 +249,16 @@ class ControlPlane:
             f"--service-account-signing-key-file={self._service_account_key.key}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
             "--allow-privileged=true",
-            # A loopback address cannot be published as the kubernetes Service's endpoint.
-            "--endpoint-reconciler-type=none",
+            # Namespaces can send their pods to the fake node (the scenarios' workloads).
+            "--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction",
+            f"--kubelet-client-certificate={self._kubelet_client.cert}",
+            f"--kubelet-client-key={self._kubelet_client.key}",
+            f"--kubelet-certificate-authority={self.ca_cert}",
+            "--kubelet-preferred-address-types=InternalIP",
             "--profiling=false",
+            # A loopback address cannot be published as the kubernetes Service's endpoint;
+            # a real node's pods reach the API server at the address it advertises.
+            *(["--endpoint-reconciler-type=none"] if self.address == LOOPBACK else []),
         )
         self._wait_apiserver_ready(apiserver)
 
@@ -263,8 +307,9 @@ class ControlPlane:
         )
 
 
-def fake_node_manifest(name: str = FAKE_NODE_NAME) -> dict[str, object]:
-    """A Node that kwok adopts (by its annotation) and keeps Ready."""
+def fake_node_manifest(name: str = FAKE_NODE_NAME, tainted: bool = False) -> dict[str, object]:
+    """A Node that kwok adopts (by its annotation) and keeps Ready; ``tainted`` keeps pods
+    that do not tolerate it (the chart's) off it."""
     capacity = {"cpu": "256", "memory": "1Ti", "pods": "3000"}
     return {
         "apiVersion": "v1",
@@ -279,5 +324,6 @@ def fake_node_manifest(name: str = FAKE_NODE_NAME) -> dict[str, object]:
                 "type": "kwok",
             },
         },
+        "spec": {"taints": [FAKE_NODE_TAINT] if tainted else []},
         "status": {"allocatable": capacity, "capacity": capacity},
     }

@@ -62,6 +62,31 @@ def issue_serving_cert(
     return issued
 
 
+def issue_client_cert(
+    ca: CertificateFiles, directory: Path, name: str, common_name: str, organization: str
+) -> CertificateFiles:
+    """A client certificate signed by ``ca``: the API server maps it to user ``common_name``
+    in group ``organization``."""
+    issued = CertificateFiles(cert=directory / f"{name}.crt", key=directory / f"{name}.key")
+    csr = directory / f"{name}.csr"
+    extensions = directory / f"{name}.ext"
+    extensions.write_text(
+        "basicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=clientAuth\n"
+    )
+    _ec_key(issued.key)
+    _openssl(
+        "req", "-new", "-key", issued.key, "-out", csr,
+        "-subj", f"/O={organization}/CN={common_name}",
+    )  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial",
+        "-out", issued.cert, "-days", VALIDITY_DAYS, "-extfile", extensions,
+    )  # fmt: skip
+    return issued
+
+
 def make_signing_key(directory: Path, name: str) -> CertificateFiles:
     """An RSA key pair for signing service account tokens (private key, public key)."""
     pair = CertificateFiles(cert=directory / f"{name}.pub", key=directory / f"{name}.key")
