@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.e2e.harness.cluster import Cluster
 from tests.e2e.harness.controlplane import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT
-from tests.e2e.harness.stack import chart_install_args, helm
+from tests.e2e.harness.stack import helm
 
 
 def test_release_is_deployed_with_the_operator_service_account(
@@ -18,11 +18,10 @@ def test_release_is_deployed_with_the_operator_service_account(
 
 
 def test_server_side_dry_run_of_an_upgrade_passes_admission(
-    cluster: Cluster, chart: str, api_key: str
+    cluster: Cluster, chart: str, chart_args: list[str]
 ) -> None:
-    rendered = helm(
-        cluster.admin_kubeconfig, "upgrade", *chart_install_args(api_key), "--dry-run=server"
-    )
+    del chart
+    rendered = helm(cluster.admin_kubeconfig, "upgrade", *chart_args, "--dry-run=server")
 
     assert "kind: ClusterRole" in rendered
     assert f"name: {OPERATOR_SERVICE_ACCOUNT}" in rendered

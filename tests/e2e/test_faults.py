@@ -13,47 +13,26 @@ import pytest
 
 from tests.e2e.harness.cluster import Cluster
 from tests.e2e.harness.kube import Kubectl
-from tests.e2e.harness.manifests import configmap, deployment, image
+from tests.e2e.harness.manifests import configmap, image
 from tests.e2e.harness.records import NamespaceRecords, added_since, summaries
-from tests.e2e.harness.stack import Stack
+from tests.e2e.harness.scenarios import three_changes, workload
+from tests.e2e.harness.stack import RunningStack
 
 # Long enough for the operator to fail, back off and retry several times.
 API_OUTAGE_SECONDS = 30.0
 
 
-def _workload(kubectl: Kubectl, records: NamespaceRecords, namespace: str) -> None:
-    kubectl.apply(
-        configmap("api-config", {"LOG_LEVEL": "info"}),
-        deployment("api", tag="1.0.0", configmap="api-config"),
-        namespace=namespace,
-    )
-    kubectl.rollout_status("api", namespace)
-    records.settled()
-
-
-def _three_changes(kubectl: Kubectl, namespace: str, tag: str, log_level: str) -> list[str]:
-    """A rollout, a config edit and a scale; returns the summaries they should produce."""
-    kubectl.run("-n", namespace, "set", "image", "deployment/api", f"api={image(tag)}")
-    kubectl.apply(configmap("api-config", {"LOG_LEVEL": log_level}), namespace=namespace)
-    replicas = kubectl.get("deployment", "api", namespace)["spec"]["replicas"]
-    kubectl.run("-n", namespace, "scale", "deployment/api", f"--replicas={replicas + 1}")
-    return [
-        f"Config {namespace}/api-config: 1 key changed (LOG_LEVEL)",
-        f"Scale {namespace}/api {replicas} → {replicas + 1}",
-    ]
-
-
 def test_changes_while_the_operator_is_down_are_recorded_once_after_restart(
-    kubectl: Kubectl, records: NamespaceRecords, namespace: str, stack: Stack
+    kubectl: Kubectl, records: NamespaceRecords, namespace: str, stack: RunningStack
 ) -> None:
-    _workload(kubectl, records, namespace)
+    workload(kubectl, records, namespace)
     before = records.all()
     kubectl.run("-n", namespace, "set", "image", "deployment/api", f"api={image('1.1.0')}")
     records.wait_for_count(len(before) + 1)
 
     stack.kill_operator()
     try:
-        expected = _three_changes(kubectl, namespace, "1.2.0", "debug")
+        expected = three_changes(kubectl, namespace, "1.2.0", "debug")
     finally:
         stack.start_operator()
 
@@ -71,15 +50,15 @@ def test_changes_while_the_operator_is_down_are_recorded_once_after_restart(
 
 
 def test_changes_during_an_api_outage_arrive_once_when_it_returns(
-    kubectl: Kubectl, records: NamespaceRecords, namespace: str, stack: Stack
+    kubectl: Kubectl, records: NamespaceRecords, namespace: str, stack: RunningStack
 ) -> None:
-    _workload(kubectl, records, namespace)
+    workload(kubectl, records, namespace)
     before = records.all()
 
     stopped = time.monotonic()
     stack.stop_api()
     try:
-        expected = _three_changes(kubectl, namespace, "1.1.0", "warning")
+        expected = three_changes(kubectl, namespace, "1.1.0", "warning")
         # The outage is the scenario: the operator must retry for this long without losing
         # or duplicating anything.
         time.sleep(max(0.0, API_OUTAGE_SECONDS - (time.monotonic() - stopped)))
@@ -98,11 +77,11 @@ def test_watches_recover_after_the_kubernetes_api_server_restarts(
 ) -> None:
     if cluster.control_plane is None:
         pytest.skip("restarting the API server needs the suite's own control plane")
-    _workload(kubectl, records, namespace)
+    workload(kubectl, records, namespace)
     before = records.all()
 
     cluster.control_plane.restart_apiserver()
-    expected = _three_changes(kubectl, namespace, "1.1.0", "error")
+    expected = three_changes(kubectl, namespace, "1.1.0", "error")
 
     records.wait_for_count(len(before) + 1 + len(expected), timeout=180)
     added = added_since(before, records.settled(timeout=180))
@@ -117,7 +96,7 @@ def test_a_watch_that_expired_with_410_relists_without_new_records(
 ) -> None:
     if cluster.control_plane is None:
         pytest.skip("compacting etcd needs the suite's own control plane")
-    _workload(kubectl, records, namespace)
+    workload(kubectl, records, namespace)
     before = records.all()
     stale = kubectl.get("configmap", "api-config", namespace)["metadata"]["resourceVersion"]
     kubectl.apply(configmap("api-config", {"LOG_LEVEL": "debug"}), namespace=namespace)

@@ -7,7 +7,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from tests.e2e.harness.kube import Kubectl
-from tests.e2e.harness.stack import Stack
 
 WATCHED_RESOURCES = ("deployments.apps", "configmaps", "horizontalpodautoscalers.autoscaling")
 READ_VERBS = {"get", "list", "watch"}
@@ -23,12 +22,10 @@ def _rules(can_i_list: str) -> dict[str, set[str]]:
     return rules
 
 
-def _operator_kubectl(kubectl: Kubectl, stack: Stack) -> Kubectl:
-    return Kubectl(kubectl.binary, Path(stack.operator_kubeconfig))
-
-
-def test_operator_has_no_write_verb_on_watched_kinds(kubectl: Kubectl, stack: Stack) -> None:
-    operator = _operator_kubectl(kubectl, stack)
+def test_operator_has_no_write_verb_on_watched_kinds(
+    kubectl: Kubectl, operator_kubeconfig: Path
+) -> None:
+    operator = Kubectl(kubectl.binary, operator_kubeconfig)
     rules = _rules(operator.run("auth", "can-i", "--list"))
 
     for pattern, verbs in rules.items():
@@ -39,8 +36,10 @@ def test_operator_has_no_write_verb_on_watched_kinds(kubectl: Kubectl, stack: St
         assert rules.get(watched, set()) >= READ_VERBS, f"{watched} must be readable"
 
 
-def test_operator_identity_is_the_charts_service_account(kubectl: Kubectl, stack: Stack) -> None:
-    operator = _operator_kubectl(kubectl, stack)
+def test_operator_identity_is_the_charts_service_account(
+    kubectl: Kubectl, operator_kubeconfig: Path
+) -> None:
+    operator = Kubectl(kubectl.binary, operator_kubeconfig)
 
     who = operator.run("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -17,12 +17,25 @@ class RecordsNotReachedError(AssertionError):
     pass
 
 
+class Connection(Protocol):
+    """How the API is reached when it is not simply listening locally (a port-forward)."""
+
+    def ensure(self) -> None:
+        """Make the base URL reachable, if it can be right now."""
+
+    def reset(self) -> None:
+        """The connection failed: make the next ensure() start afresh."""
+
+
 @dataclass
 class ChangesApi:
     base_url: str
     api_key: str
+    connection: Connection | None = None
 
     def _client(self) -> httpx.Client:
+        if self.connection is not None:
+            self.connection.ensure()
         return httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {self.api_key}"},
@@ -31,6 +44,14 @@ class ChangesApi:
 
     def list_changes(self, **filters: str | list[str]) -> list[Record]:
         """Every change matching ``filters``, oldest first (the API lists newest first)."""
+        try:
+            return self._list_changes(**filters)
+        except httpx.TransportError:
+            if self.connection is not None:
+                self.connection.reset()
+            raise
+
+    def _list_changes(self, **filters: str | list[str]) -> list[Record]:
         records: list[Record] = []
         with self._client() as client:
             while True:
@@ -75,7 +96,9 @@ class ChangesApi:
         try:
             with self._client() as client:
                 return client.get("/readyz").status_code == 200
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
+            if isinstance(error, httpx.TransportError) and self.connection is not None:
+                self.connection.reset()
             return False
 
 

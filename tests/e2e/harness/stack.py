@@ -1,8 +1,10 @@
-"""The changetrail side of the e2e run: the chart installed with helm, and the API and
-the operator running as local processes against the cluster.
+"""The changetrail side of the e2e run: the chart installed with helm, and the API and the
+operator the scenarios drive.
 
-The operator uses the operator kubeconfig, whose token the API server maps to the
-chart's ServiceAccount: what it may read is what the chart's ClusterRole grants.
+With the suite's real node, those are the chart's own pods (chart_pods.py). Without one
+(and against kind) they are local processes: the operator then uses the operator
+kubeconfig, whose token the API server maps to the chart's ServiceAccount, so what it may
+read is what the chart's ClusterRole grants.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from tests.e2e.harness.changes_api import ChangesApi
 from tests.e2e.harness.controlplane import OPERATOR_NAMESPACE
@@ -25,8 +28,36 @@ CLUSTER_NAME = "e2e"
 ENVIRONMENT = "e2e"
 # Short, so HPA scenarios settle within seconds; long enough to coalesce a burst.
 HPA_SETTLE_SECONDS = "5"
-# Namespaces the operator must not record: the control plane's own and the chart's.
-IGNORED_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease", OPERATOR_NAMESPACE)
+# Namespaces the operator must not record: the control plane's own, the chart's and the
+# volume provisioner's.
+IGNORED_NAMESPACES = (
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    OPERATOR_NAMESPACE,
+    "local-path-storage",
+)
+# Where docs/install.md's example pushes the images; the real node has them imported.
+DOCS_IMAGE_PREFIX = "registry.example.com/platform/"
+
+
+class RunningStack(Protocol):
+    """The API and operator under test, wherever they run, with handles to break them."""
+
+    @property
+    def changes(self) -> ChangesApi: ...
+
+    def kill_operator(self) -> None: ...
+
+    def start_operator(self) -> None: ...
+
+    def stop_api(self) -> None: ...
+
+    def start_api(self) -> None: ...
+
+    def log_tails(self) -> dict[str, str]: ...
+
+    def stop(self) -> None: ...
 
 
 def changetrail_executable() -> Path:
@@ -54,14 +85,34 @@ def helm(kubeconfig: Path, *args: str) -> str:
     return result.stdout
 
 
-def chart_install_args(api_key: str) -> list[str]:
+def chart_install_args(api_key: str, pods: bool = False) -> list[str]:
     """`helm install` arguments for the e2e release.
 
-    On the suite's own control plane the chart's API and operator pods are kwok's
-    pretend pods (no kubelet runs containers); on kind they run for real with their
-    own database. Either way the local API and operator are the ones under test, and
-    what the chart contributes is the operator's identity and RBAC.
+    With ``pods`` (the suite's real node), the release is installed as docs/install.md's
+    SQLite example does it, images from ``registry.example.com/platform/`` at the chart's
+    appVersion (imported into the node, never pulled), plus the settings the scenarios
+    need. Otherwise the chart's pods are kwok's pretend pods (or kind's, with their own
+    database), and what the chart contributes is the operator's identity and RBAC.
     """
+    common = [
+        RELEASE_NAME,
+        str(CHART_DIR),
+        f"--namespace={OPERATOR_NAMESPACE}",
+        "--create-namespace",
+        f"--set=cluster.name={CLUSTER_NAME}",
+        f"--set=cluster.environment={ENVIRONMENT}",
+        f"--set=bootstrap.apiKey={api_key}",
+    ]
+    if pods:
+        return [
+            *common,
+            f"--set=api.image.repository={DOCS_IMAGE_PREFIX}changetrail-api",
+            f"--set=operator.image.repository={DOCS_IMAGE_PREFIX}changetrail-operator",
+            # The benchmark and the fault scenarios post in bursts from one key.
+            "--set=api.rateLimitPerMinute=0",
+            f"--set=operator.hpaSettleSeconds={HPA_SETTLE_SECONDS}",
+            f"--set=operator.ignoreNamespaces={{{','.join(IGNORED_NAMESPACES)}}}",
+        ]
     image: list[str] = []
     if tag := os.environ.get("CHANGETRAIL_E2E_IMAGE_TAG"):
         # A cluster with real kubelets (kind) runs the chart's pods from the two images built
@@ -74,14 +125,8 @@ def chart_install_args(api_key: str) -> list[str]:
                 f"--set={component}.image.pullPolicy=Never",
             ]
     return [
-        RELEASE_NAME,
-        str(CHART_DIR),
-        f"--namespace={OPERATOR_NAMESPACE}",
-        "--create-namespace",
+        *common,
         f"--set=fullnameOverride={RELEASE_NAME}",
-        f"--set=bootstrap.apiKey={api_key}",
-        f"--set=cluster.name={CLUSTER_NAME}",
-        f"--set=cluster.environment={ENVIRONMENT}",
         "--set=persistence.enabled=false",
         *image,
     ]
@@ -166,6 +211,13 @@ class Stack:
     def kill_operator(self) -> None:
         assert self.operator is not None
         self.operator.kill()
+
+    def log_tails(self) -> dict[str, str]:
+        return {
+            f"{process.name} log": process.log_tail()
+            for process in (self.operator, self.api)
+            if process is not None
+        }
 
     def stop(self) -> None:
         for process in (self.operator, self.api):
