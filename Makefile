@@ -46,7 +46,7 @@ chart-lint: $(STAMP) ## helm lint, template, schema, CRD copy and chart README c
 image-check: $(STAMP) ## the Dockerfile's promises, and its build stage replayed without Docker
 	$(PY) -m pytest tests/image
 
-e2e: $(STAMP) ## the operator and chart against a real control plane (built once, cached)
+e2e: $(STAMP) ## the chart's pods on a real node and control plane (built once, cached)
 	@e2e/run.sh
 
 bench: $(STAMP) ## benchmarks, printed as ratios against a baseline from the same run
@@ -55,8 +55,10 @@ bench: $(STAMP) ## benchmarks, printed as ratios against a baseline from the sam
 	$(PY) -m bench
 
 # IMAGE_TAG (default: the release version) and IMAGE_PREFIX (a registry, e.g.
-# registry.example.com/platform/) name the images: make image IMAGE_TAG=dev
-image: ## build the changetrail-api and changetrail-operator images (needs Docker)
+# registry.example.com/platform/) name the images: make image IMAGE_TAG=dev. Without a
+# Docker engine, buildah builds them on a local Debian base and exports OCI archives to
+# build/images (IMAGE_OUTPUT); PYTHON_IMAGE names another base.
+image: ## build the changetrail-api and changetrail-operator images (Docker, or buildah)
 	@scripts/build-images.sh
 
 crds: ## copy the CRDs from crds/ into the chart (after editing crds/*.yaml)
