@@ -37,6 +37,8 @@ def change(**fields: Any) -> ChangeOut:
         "occurred_at": NOW,
         "ended_at": None,
         "created_at": NOW,
+        "outcome": None,
+        "outcome_reason": None,
         **fields,
     }
     return ChangeOut(**values)
@@ -135,4 +137,5 @@ class TestTimes:
         assert present.emphasis(change(change_type="rollback")) == "rollback"
         assert present.emphasis(change(tags=["pipeline", "failed"])) == "failed"
         assert present.emphasis(change(details={"state": "failure"})) == "failed"
+        assert present.emphasis(change(outcome="failed")) == "failed"
         assert present.emphasis(change()) is None

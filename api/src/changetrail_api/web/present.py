@@ -61,8 +61,8 @@ def _text(value: object) -> str | None:
 def is_failed(change: ChangeOut) -> bool:
     details = change.details or {}
     facts = [details.get("outcome"), details.get("state"), details.get("status")]
-    # A completed rollout's outcome, where the API records one.
-    facts.append(getattr(change, "outcome", None))
+    # A completed rollout's outcome (the operator completes its rollouts).
+    facts.append(change.outcome)
     return any(isinstance(f, str) and f.lower() in _FAILED for f in facts) or any(
         tag.lower() in _FAILED for tag in change.tags
     )
