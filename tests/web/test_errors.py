@@ -19,6 +19,7 @@ async def signed_in(browser: Browser, make_key: KeyFactory) -> Browser:
     [
         ("/ui?change_type=DEPLOYMENT", "change_type"),
         ("/ui?risk_level=extreme", "risk_level"),
+        ("/ui?outcome=exploded", "outcome"),
         ("/ui?start_date=yesterday", "start_date"),
         ("/ui?end_date=2026-13-45", "end_date"),
         ("/ui?limit=7", "limit"),

@@ -22,6 +22,7 @@ def test_every_filter_reaches_the_change_filters() -> None:
         environment="production",
         source="kubernetes",
         risk_level="high",
+        outcome="failed",
         changed_by="kubectl",
         cluster="prod-eu",
         namespace="payments",
@@ -40,6 +41,7 @@ def test_every_filter_reaches_the_change_filters() -> None:
         "rollback",
         "high",
     )
+    assert filters.outcome == "failed"
     assert filters.tags == ("team-a", "team-b", "cluster:prod-eu", "namespace:payments")
     assert filters.start == datetime(2026, 3, 29, tzinfo=UTC)
     assert filters.end == datetime(2026, 3, 30, tzinfo=UTC)
@@ -72,10 +74,17 @@ def test_a_window_counts_back_from_now_and_pins_for_sharing() -> None:
 
 def test_every_bad_parameter_is_named_at_once() -> None:
     with pytest.raises(FilterError) as raised:
-        view(change_type="DEPLOYMENT", risk_level="x", limit="3", offset="-2", end_date="soon")
+        view(
+            change_type="DEPLOYMENT",
+            risk_level="x",
+            outcome="exploded",
+            limit="3",
+            offset="-2",
+            end_date="soon",
+        )
 
     named = [name for name, _ in raised.value.problems]
-    assert named == ["change_type", "risk_level", "end_date", "limit", "offset"]
+    assert named == ["change_type", "risk_level", "outcome", "end_date", "limit", "offset"]
     assert "'DEPLOYMENT' is not one of" in raised.value.problems[0][1]
 
 

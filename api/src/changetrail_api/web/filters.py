@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from changetrail_api.changes.filters import ChangeFilters
-from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 from changetrail_api.timefmt import parse_instant
 from changetrail_api.web.zones import iso_utc, zone_named
 
@@ -50,6 +50,7 @@ _CHIP_LABELS = (
     ("environment", "environment"),
     ("source", "source"),
     ("risk_level", "risk"),
+    ("outcome", "outcome"),
     ("changed_by", "actor"),
     ("cluster", "cluster"),
     ("namespace", "namespace"),
@@ -74,6 +75,7 @@ class TimelineQuery:
     environment: str | None = None
     source: str | None = None
     risk_level: str | None = None
+    outcome: str | None = None
     changed_by: str | None = None
     cluster: str | None = None
     namespace: str | None = None
@@ -122,6 +124,7 @@ class TimelineQuery:
             start=self.since,
             end=self.until,
             risk_level=self.risk_level,
+            outcome=self.outcome,
             changed_by=self.changed_by,
             tags=self.all_tags(),
             q=self.q,
@@ -138,6 +141,7 @@ class TimelineQuery:
             "environment",
             "source",
             "risk_level",
+            "outcome",
             "changed_by",
             "cluster",
             "namespace",
@@ -268,6 +272,13 @@ def parse(
         else:
             known = ", ".join(r.value for r in RiskLevel)
             problems.append(("risk_level", f"{risk_level!r} is not one of {known}"))
+    outcome = _single(params, "outcome")
+    if outcome is not None:
+        if outcome in Outcome.__members__.values():
+            values["outcome"] = outcome
+        else:
+            known = ", ".join(o.value for o in Outcome)
+            problems.append(("outcome", f"{outcome!r} is not one of {known}"))
     tags = tuple(dict.fromkeys(t.strip() for t in params.get("tag", ()) if t.strip()))
     if len(tags) > _MAX_TAGS:
         problems.append(("tag", f"at most {_MAX_TAGS} tags"))

@@ -14,7 +14,7 @@ from changetrail_api.changes import service as changes_service
 from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.changes.schemas import ChangeOut
 from changetrail_api.deps import SessionDep
-from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 from changetrail_api.scopes import Scope
 from changetrail_api.services.schemas import ServiceOut
 from changetrail_api.timefmt import parse_instant
@@ -51,6 +51,7 @@ async def timeline_page(request: Request, db: SessionDep) -> Response:
         services=services,
         change_types=list(ChangeType),
         risk_levels=list(RiskLevel),
+        outcomes=list(Outcome),
         windows=list(filters.WINDOWS),
         page_sizes=filters.PAGE_SIZES,
         default_page_size=filters.DEFAULT_PAGE_SIZE,

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from changetrail_api.deps import SessionDep
-from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 from changetrail_api.scopes import Scope
 from changetrail_api.services import service as services_service
 from changetrail_api.web import catalogue, filters, frequency, timeline
@@ -80,6 +80,7 @@ async def service_page(service_id: str, request: Request, db: SessionDep) -> Res
         filters_open=replace(query, service_id=None).filtered,
         change_types=list(ChangeType),
         risk_levels=list(RiskLevel),
+        outcomes=list(Outcome),
         windows=list(filters.WINDOWS),
         page_sizes=filters.PAGE_SIZES,
         default_page_size=filters.DEFAULT_PAGE_SIZE,
