@@ -4,17 +4,20 @@ The stdlib parser is linear in the body size; what it does not bound is nesting.
 ``[[[[...`` a few hundred thousand levels deep would hit the interpreter's recursion limit in
 the parser (``RecursionError``), and anything under that limit is still far deeper than any
 real webhook. So the document is parsed, recursion errors are turned into a clean
-``PayloadError``, and the result is walked once, stopping at ``MAX_DEPTH``, to enforce it.
+``PayloadError``, and the result is walked once (``json_safety.check``), stopping at
+``MAX_DEPTH``. The same walk refuses what no database could store and no response could carry:
+non-finite numbers (``NaN``, ``1e400``), half of a surrogate pair, NUL. It runs on every
+document a detector reads, including those wrapped inside another (SNS messages, Pub/Sub data).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from changetrail_api import json_safety
 from changetrail_api.detectors.model import PayloadError
 
-MAX_DEPTH = 64
+MAX_DEPTH = json_safety.MAX_DEPTH
 """Deepest nesting of arrays and objects accepted. Real provider payloads stay under 15."""
 
 
@@ -23,7 +26,9 @@ def load_payload(body: bytes, *, max_depth: int = MAX_DEPTH) -> object:
     if not body.strip():
         raise PayloadError("the body is empty; a JSON document was expected")
     try:
-        payload: object = json.loads(body, parse_constant=_refuse_constant)
+        payload: object = json.loads(
+            body, parse_constant=_refuse_constant, parse_float=_finite_number
+        )
     except PayloadError:
         raise
     except RecursionError:
@@ -42,8 +47,14 @@ def load_payload(body: bytes, *, max_depth: int = MAX_DEPTH) -> object:
     except ValueError as error:
         # Integers longer than the interpreter's digit limit land here.
         raise PayloadError(f"the body is not usable JSON: {error}") from None
-    if too_deep(payload, max_depth):
-        raise PayloadError(f"the JSON document is nested deeper than {max_depth} levels")
+    try:
+        json_safety.check(payload, max_depth=max_depth)
+    except json_safety.UnsafeJsonError as error:
+        if error.message.startswith("nested deeper"):
+            raise PayloadError(
+                f"the JSON document is nested deeper than {max_depth} levels"
+            ) from None
+        raise PayloadError(f"the JSON document cannot be stored: {error}") from None
     return payload
 
 
@@ -53,19 +64,9 @@ def _refuse_constant(name: str) -> object:
     raise PayloadError(f"the body uses {name}, which is not JSON")
 
 
-def too_deep(value: object, limit: int) -> bool:
-    """True when ``value`` nests arrays and objects more than ``limit`` levels deep."""
-    return isinstance(value, dict | list) and _exceeds(value, limit)
-
-
-def _exceeds(container: Any, allowed: int) -> bool:
-    # Recursion is safe here: it stops at ``allowed`` levels (64 frames by default), and it is
-    # about four times faster than an explicit stack for the payloads webhooks carry.
-    if allowed <= 0:
-        return True
-    children = container.values() if type(container) is dict else container
-    for child in children:
-        kind = type(child)
-        if (kind is dict or kind is list) and _exceeds(child, allowed - 1):
-            return True
-    return False
+def _finite_number(literal: str) -> float:
+    # 1e400 is valid JSON syntax, but only fits a double as infinity.
+    value = float(literal)
+    if value in (float("inf"), float("-inf")):
+        raise PayloadError(f"the body holds {literal}, a number too large to store")
+    return value
