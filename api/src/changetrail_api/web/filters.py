@@ -208,7 +208,7 @@ def control_character_problems(params: Mapping[str, Sequence[str]]) -> list[tupl
     ]
 
 
-def _instant(value: str, zone: tzinfo | None) -> datetime:
+def instant(value: str, zone: tzinfo | None = None) -> datetime:
     """The instant a URL's time names; ValueError when there is none (or it is out of range)."""
     try:
         return _parsed(value, zone)
@@ -293,7 +293,7 @@ def parse(
         if raw is None:
             continue
         try:
-            values[key] = _instant(raw, zone)
+            values[key] = instant(raw, zone)
         except ValueError as exc:
             problems.append((name, str(exc)))
     window = _single(params, "window")

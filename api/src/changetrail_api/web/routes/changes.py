@@ -17,7 +17,6 @@ from changetrail_api.deps import SessionDep
 from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 from changetrail_api.scopes import Scope
 from changetrail_api.services.schemas import ServiceOut
-from changetrail_api.timefmt import parse_instant
 from changetrail_api.web import catalogue, diffs, filters, present, timeline
 from changetrail_api.web.rendering import render
 from changetrail_api.web.routes.common import open_page, query_of, see_other
@@ -72,7 +71,7 @@ async def chart_page(request: Request, db: SessionDep) -> Response:
         raw = params.get(name, [""])[-1]
         if raw:
             try:
-                markers.append((parse_instant(raw), name))
+                markers.append((filters.instant(raw), name))
             except ValueError as exc:
                 raise filters.FilterError([(name, str(exc))]) from None
     loaded = await timeline.load_chart(db, page, query, path=path, markers=markers)

@@ -14,7 +14,6 @@ from changetrail_api.incidents.filters import IncidentFilters
 from changetrail_api.incidents.schemas import Severity
 from changetrail_api.scopes import Scope
 from changetrail_api.services.schemas import ServiceOut
-from changetrail_api.timefmt import parse_instant
 from changetrail_api.web import catalogue, filters, suspects, timeline, zones
 from changetrail_api.web.filters import FilterError, TimelineQuery
 from changetrail_api.web.rendering import render
@@ -31,6 +30,8 @@ LOOKBACKS = {
     "7d": timedelta(days=7),
 }
 DEFAULT_LOOKBACK = "24h"
+# Correlation looks back up to a week from the moment: keep it far from the calendar's ends.
+EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _one(params: dict[str, list[str]], name: str) -> str | None:
@@ -149,9 +150,12 @@ async def what_changed_page(request: Request, db: SessionDep) -> Response:
     at: datetime | None = None
     if at_raw is not None:
         try:
-            at = _moment(at_raw, zone_name)
+            at = filters.instant(at_raw, zones.zone_named(zone_name) if zone_name else None)
         except ValueError as exc:
             problems.append(("at", str(exc)))
+        else:
+            if not EARLIEST_MOMENT <= at <= datetime.now(UTC) + timedelta(days=366):
+                problems.append(("at", "a moment between the year 2000 and a year from now"))
     service_id = _one(params, "service_id")
     if service_id is not None and len(service_id) > 40:
         problems.append(("service_id", "at most 40 characters"))
@@ -204,16 +208,3 @@ async def what_changed_page(request: Request, db: SessionDep) -> Response:
         shown=suspects.SHOWN,
         kept=kept,
     )
-
-
-def _moment(value: str, zone_name: str | None) -> datetime:
-    parsed = parse_instant(value)
-    if zone_name is None:
-        return parsed
-    try:
-        wall = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return parsed
-    if wall.tzinfo is not None:
-        return parsed
-    return wall.replace(tzinfo=zones.zone_named(zone_name)).astimezone(UTC)
