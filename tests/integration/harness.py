@@ -68,7 +68,8 @@ def declare_resources(emulator: Any) -> None:
 
 
 def url(plural: str, namespace: str | None = None, name: str | None = None) -> str:
-    group_version = next(key.rsplit("/", 1)[0] for key in RESOURCES if key.endswith("/" + plural))
+    known = [*RESOURCES, "cert-manager.io/v1/certificates"]
+    group_version = next(key.rsplit("/", 1)[0] for key in known if key.endswith("/" + plural))
     base = f"/api/{group_version}" if group_version == "v1" else f"/apis/{group_version}"
     if namespace:
         base += f"/namespaces/{namespace}"

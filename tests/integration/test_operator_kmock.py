@@ -16,6 +16,7 @@ from changetrail_operator.handlers import CLUSTER_CHANGE_POLICIES
 from changetrail_operator.kinds import KIND_NAMES, KINDS
 from changetrail_operator.kopf_internals import ObserverMemories
 from changetrail_operator.kube_connection import USER_AGENT
+from changetrail_operator.resources import ApiResource
 from tests.integration.harness import (
     Api,
     Cluster,
@@ -31,6 +32,7 @@ from tests.integration.harness import (
 from tests.operator.factories import JsonDict, configmap, cronjob, deployment, hpa, statefulset
 
 KIND_PLURALS = [kind.resource.plural for kind in KINDS]
+CERTIFICATES = ApiResource("cert-manager.io", "v1", "certificates")
 
 
 @dataclass
@@ -548,3 +550,49 @@ async def test_a_statefulset_rollout_is_completed_once_its_status_says_it_ended(
     )
     assert ended["ended_at"] is not None
     assert len(await recorded(world.api.http)) == 1
+
+
+async def test_a_resource_a_cluster_policy_names_is_watched_from_then_on(world: World) -> None:
+    world.emulator.resources["cert-manager.io/v1/certificates"] = kmock.ResourceInfo(
+        kind="Certificate",
+        namespaced=True,
+        verbs={"list", "watch", "get", "create", "patch", "update", "delete"},
+    )
+    certificate = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": "tls", "namespace": "payments", "generation": 1, "uid": "u-tls"},
+        "spec": {"secretName": "tls", "dnsNames": ["pay.example.com"]},
+    }
+    await world.cluster.create("certificates", certificate)
+    async with running_operator(world.emulator, world.api.http) as runtime:
+        await runtime.swept.wait()
+        await world.cluster.create(
+            "clusterchangepolicies",
+            {
+                "apiVersion": "changetrail.io/v1alpha1",
+                "kind": "ClusterChangePolicy",
+                "metadata": {"name": "certificates", "generation": 1},
+                "spec": {
+                    "resources": [
+                        {"group": "cert-manager.io", "version": "v1", "resource": "certificates"}
+                    ]
+                },
+            },
+        )
+        # The listing when the policy appears is the baseline.
+        await eventually(lambda: len(runtime.observer.records) == 1)
+        await world.cluster.patch(
+            "certificates",
+            "payments",
+            "tls",
+            {
+                "metadata": {"generation": 2},
+                "spec": {"dnsNames": ["pay.example.com", "www.pay.example.com"]},
+            },
+        )
+        [change] = await eventually(lambda: recorded(world.api.http))
+        assert runtime.policy_resources.watched == {CERTIFICATES}
+    assert change["summary"] == "Certificate payments/tls: spec.dnsNames +1"
+    assert change["change_type"] == "config_change"
+    assert change["details"]["policy"] == "ClusterChangePolicy/certificates"

@@ -146,7 +146,7 @@ def _documented_policies() -> list[dict[str, Any]]:
 
 def test_documented_examples_are_valid_policies() -> None:
     examples = _documented_policies()
-    assert len(examples) == 3
+    assert len(examples) == 4
     for example in examples:
         kind = example["kind"]
         plural = "changepolicies" if kind == "ChangePolicy" else "clusterchangepolicies"

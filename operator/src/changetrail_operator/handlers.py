@@ -26,7 +26,14 @@ from changetrail_operator.inventory import NamespaceInfo
 from changetrail_operator.kinds import Kind
 from changetrail_operator.kopf_internals import ObserverMemories
 from changetrail_operator.kube_client import KubeError
-from changetrail_operator.policies import GROUP, VERSION, Policy, PolicyError, parse_policy
+from changetrail_operator.policies import (
+    GROUP,
+    VERSION,
+    Policy,
+    PolicyError,
+    named_resources,
+    parse_policy,
+)
 from changetrail_operator.resources import ApiResource
 from changetrail_operator.runtime import PolicyRef, Runtime
 
@@ -147,6 +154,9 @@ def cluster_change_policies(
     return {name: _parsed(name, None, spec, meta)}
 
 
+INDICES = ("namespace_info", "change_policies", "cluster_change_policies")
+
+
 class KopfInventory:
     """The observer's view of namespaces and policies, answered from kopf's indices."""
 
@@ -226,7 +236,7 @@ def change_policy_event(
     _report_policy(event, parsed, reference, CHANGE_POLICIES, namespace, name, status, patch, memo)
 
 
-def cluster_change_policy_event(
+async def cluster_change_policy_event(
     event: Mapping[str, Any],
     name: str,
     spec: Mapping[str, Any],
@@ -234,12 +244,19 @@ def cluster_change_policy_event(
     status: Mapping[str, Any],
     patch: kopf.Patch,
     memo: Runtime,
-    **_: Any,
+    **kwargs: Any,
 ) -> None:
     parsed = _parsed(name, None, spec, meta)
     reference = f"ClusterChangePolicy/{name}"
     _report_policy(
         event, parsed, reference, CLUSTER_CHANGE_POLICIES, None, name, status, patch, memo
+    )
+    # Asynchronous, so that it runs in the event loop the watches of named resources need.
+    # kopf's indices are live: an inventory made from them later sees later policies too.
+    indices = {key: kwargs[key] for key in INDICES}
+    inventory = KopfInventory(indices)
+    memo.policy_resources.update(
+        named_resources(inventory.policies()), lambda: KopfInventory(indices)
     )
 
 

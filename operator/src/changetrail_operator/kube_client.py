@@ -1,10 +1,11 @@
 """The operator's own requests to the Kubernetes API, besides kopf's watches.
 
-Two, both small: the listing of the watched kinds that finds what was deleted while the
-operator was away (uids only, in pages, so a start never holds all objects at once), and the
-counts in the status of ChangePolicy and ClusterChangePolicy objects between their own
-events. They are made with the credentials of kopf's latest login (see ``handlers.login``),
-so they act as the same identity, under the same RBAC, as the watches.
+The listing of the watched kinds that finds what was deleted while the operator was away
+(uids only, in pages, so a start never holds all objects at once), the counts in the status of
+ChangePolicy and ClusterChangePolicy objects between their own events, and the listings and
+watches of the resources ClusterChangePolicies name (see ``dynamic``), which kopf cannot
+start while it runs. They are made with the credentials of kopf's latest login (see
+``handlers.login``), so they act as the same identity, under the same RBAC, as the watches.
 """
 
 from __future__ import annotations
@@ -84,6 +85,79 @@ class KubeClient:
             if not token:  # "" on the last page
                 return
             params["continue"] = str(token)
+
+    async def discover(self, resource: ApiResource) -> tuple[str, bool] | None:
+        """The ``kind`` of a resource and whether it is namespaced; None if not served."""
+        path = resource.path().rsplit("/", 1)[0]  # the group version's discovery document
+        try:
+            document = await self._request("GET", path)
+        except KubeError as error:
+            if error.status == 404:
+                return None
+            raise
+        for item in as_list(document.get("resources")):
+            item = as_dict(item)
+            if item.get("name") == resource.plural:
+                return str(item.get("kind")), bool(item.get("namespaced"))
+        return None
+
+    async def list_pages(
+        self, resource: ApiResource, namespace: str | None = None
+    ) -> AsyncIterator[tuple[list[Mapping[str, Any]], str]]:
+        """Pages of a listing, each with the listing's resourceVersion (to watch from)."""
+        params = {"limit": str(self._page_size)}
+        while True:
+            page = await self._request("GET", resource.path(namespace), params=params)
+            meta = as_dict(page.get("metadata"))
+            yield (
+                [as_dict(item) for item in as_list(page.get("items"))],
+                str(meta.get("resourceVersion") or ""),
+            )
+            token = meta.get("continue")
+            if not token:
+                return
+            params["continue"] = str(token)
+
+    async def watch(
+        self,
+        resource: ApiResource,
+        namespace: str | None,
+        resource_version: str,
+        timeout_seconds: int,
+    ) -> AsyncIterator[tuple[str, Mapping[str, Any]]]:
+        """Events after ``resource_version`` until the server ends the watch: ``(type, object)``,
+        bookmarks included. An expired version raises a KubeError with status 410."""
+        params = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        http = await self._client()
+        path = resource.path(namespace)
+        timeout = httpx.Timeout(timeout_seconds + 30.0, connect=self._timeout.connect)
+        try:
+            async with http.stream("GET", path, params=params, timeout=timeout) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise KubeError(
+                        f"watch {path}: HTTP {response.status_code}: {response.text[:300]}",
+                        response.status_code,
+                    )
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    event = as_dict(json.loads(line))
+                    kind, body = str(event.get("type")), as_dict(event.get("object"))
+                    if kind == "ERROR":
+                        code = body.get("code")
+                        raise KubeError(
+                            f"watch {path}: {body.get('message')}",
+                            code if isinstance(code, int) else None,
+                        )
+                    yield kind, body
+        except httpx.HTTPError as error:
+            raise KubeError(f"watch {path}: {type(error).__name__}: {error}") from error
 
     async def patch_status(
         self, resource: ApiResource, namespace: str | None, name: str, status: JsonDict

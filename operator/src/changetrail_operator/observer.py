@@ -326,7 +326,7 @@ class Observer:
                 consumer_services.append(service)
         return ObjectContext(
             cluster=self.settings.cluster_name,
-            kind=kind.name,
+            kind=kind.label(),
             uid=str(meta.get("uid")),
             namespace=namespace,
             name=str(meta.get("name")),
@@ -353,9 +353,10 @@ class Observer:
         )
 
     def _context_from_record(self, key: Key, record: Record) -> ObjectContext:
+        kind = self.kinds.get(key[0])
         return ObjectContext(
             cluster=self.settings.cluster_name,
-            kind=key[0],
+            kind=kind.label() if kind is not None else key[0],
             uid=key[1],
             namespace=record.namespace,
             name=record.name,

@@ -14,6 +14,8 @@ from typing import Any
 from changetrail_operator.drafts import ChangeType, RiskLevel
 from changetrail_operator.hashing import content_hash
 from changetrail_operator.kinds import KIND_NAMES
+from changetrail_operator.kinds.generic import resource_id
+from changetrail_operator.resources import ApiResource
 
 GROUP = "changetrail.io"
 VERSION = "v1alpha1"
@@ -73,6 +75,8 @@ class Policy:
     visible_keys: tuple[str, ...] = ("*",)
     max_value_bytes: int = 64
     generation: int | None = None
+    # Other resources this (cluster) policy names, to be watched and governed by it.
+    resources: tuple[ApiResource, ...] = ()
 
     @property
     def reference(self) -> str:
@@ -87,7 +91,7 @@ class Policy:
         namespace: str | None,
         namespace_labels: Mapping[str, str],
     ) -> bool:
-        if kind not in self.kinds:
+        if kind not in self.kinds and kind not in {resource_id(r) for r in self.resources}:
             return False
         if self.namespace is not None and namespace != self.namespace:
             return False
@@ -153,7 +157,12 @@ def parse_policy(
     name: str, namespace: str | None, spec: Mapping[str, Any], generation: int | None = None
 ) -> Policy:
     """Validate a policy spec (beyond what the CRD schema already enforces) and build it."""
-    kinds = _strings(spec.get("kinds"), "kinds") or KIND_NAMES
+    resources = _resources(spec.get("resources"))
+    if resources and namespace is not None:
+        raise PolicyError("resources are only valid in a ClusterChangePolicy")
+    # A policy naming resources is about them: it governs the watched kinds only when it
+    # lists them.
+    kinds = _strings(spec.get("kinds"), "kinds") or (() if resources else KIND_NAMES)
     unknown = set(kinds) - set(KIND_NAMES)
     if unknown:
         raise PolicyError(f"kinds: unsupported {sorted(unknown)}; supported {list(KIND_NAMES)}")
@@ -193,7 +202,28 @@ def parse_policy(
         visible_keys=_strings(redaction.get("keys"), "redaction.keys") or ("*",),
         max_value_bytes=int(redaction.get("maxValueBytes", 64)),
         generation=generation,
+        resources=resources,
     )
+
+
+def _resources(raw: Any) -> tuple[ApiResource, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise PolicyError("resources must be a list")
+    found: list[ApiResource] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, Mapping) or not item.get("version") or not item.get("resource"):
+            raise PolicyError(f"resources[{index}] needs version and resource (and a group)")
+        found.append(
+            ApiResource(str(item.get("group") or ""), str(item["version"]), str(item["resource"]))
+        )
+    return tuple(found)
+
+
+def named_resources(policies: Iterable[Policy]) -> set[ApiResource]:
+    """Every resource the given policies name, to be watched while one of them does."""
+    return {resource for policy in policies for resource in policy.resources}
 
 
 def effective_policy(

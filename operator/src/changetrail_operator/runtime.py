@@ -18,6 +18,7 @@ import httpx
 
 from changetrail_operator import metrics
 from changetrail_operator.api_client import ChangetrailClient, RetryableError
+from changetrail_operator.dynamic import PolicyResources
 from changetrail_operator.kinds import watched_kinds
 from changetrail_operator.kube_client import KubeClient
 from changetrail_operator.observer import Observer
@@ -50,6 +51,8 @@ class Runtime:
     kube: KubeClient = field(init=False)
     outbox: Outbox = field(init=False)
     observer: Observer = field(init=False)
+    # The resources ClusterChangePolicies name, watched with the operator's own client.
+    policy_resources: PolicyResources = field(init=False)
     loaded: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     swept: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     policies: dict[str, PolicyRef] = field(init=False, default_factory=dict)
@@ -66,6 +69,7 @@ class Runtime:
         )
         self.observer = Observer(self.settings, self.outbox, kinds=watched_kinds(self.settings))
         self.kube = KubeClient(connect_timeout=self.settings.watch_connect_timeout)
+        self.policy_resources = PolicyResources(self)
 
     def __copy__(self) -> Runtime:
         # kopf gives every object a shallow copy of the memo. The runtime is one per process:
@@ -89,6 +93,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.policy_resources.stop()
         await self.kube.close()
         self.observer.close()
 

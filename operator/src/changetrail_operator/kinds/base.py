@@ -84,6 +84,11 @@ class Kind(ABC, Generic[S]):
     # records every change as soon as it sees it, and ``hold``/``settle`` are never called.
     held_decisions: ClassVar[str | None] = None
 
+    def label(self) -> str:
+        """How records name the kind (``kind:`` tags, summaries): its ``name``, unless it is
+        kept under another key (a resource a policy names is kept by its resource)."""
+        return self.name
+
     # Reading an object ---------------------------------------------------------------------
 
     def noise(self, body: Mapping[str, Any]) -> str | None:
