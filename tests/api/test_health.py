@@ -15,9 +15,14 @@ class TestOperability:
     async def test_metrics_count_recorded_changes(
         self, client: httpx.AsyncClient, api: Api
     ) -> None:
+        await api.change(change_type="rollback", source="kubernetes")
         await api.change(change_type="rollback", source="argo")
         text = (await client.get("/metrics")).text
-        assert 'changetrail_changes_recorded_total{change_type="rollback",source="argo"}' in text
+        recorded = "changetrail_changes_recorded_total"
+        assert recorded + '{change_type="rollback",source="kubernetes"}' in text
+        # A source a client made up is counted, but never becomes a label value of its own.
+        assert recorded + '{change_type="rollback",source="other"}' in text
+        assert "argo" not in text
         assert "changetrail_http_request_duration_seconds_bucket" in text
 
     async def test_openapi_documents_the_contract(self, client: httpx.AsyncClient) -> None:

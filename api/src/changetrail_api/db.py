@@ -6,17 +6,23 @@ psycopg's async mode, and migrations run on the synchronous variant of the same 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from changetrail_api import db_errors, json_safety
 
 
 class UnsupportedDatabaseError(ValueError):
@@ -47,25 +53,37 @@ def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int) -> None:
     # WAL lets readers proceed while one writer commits; the busy timeout turns short write
-    # contention into waiting instead of "database is locked" errors.
+    # contention into waiting instead of "database is locked" errors (beyond it: a 503).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+# Every JSON column goes through these: writes refuse what a reader could not serve back, reads
+# repair what older versions stored instead of failing (see json_safety). Bound values stay out
+# of error messages, which end up in logs: they include webhook secrets and key hashes.
+_COMMON: dict[str, Any] = {
+    "json_serializer": json_safety.dumps,
+    "json_deserializer": json_safety.lenient_loads,
+    "hide_parameters": True,
+}
+
+
+def create_engine(url: str, *, pool_size: int = 10, busy_seconds: float = 10.0) -> AsyncEngine:
+    """``busy_seconds``: how long a SQLite writer waits for the write lock."""
     target = async_url(url)
     if is_sqlite(target):
-        engine = create_async_engine(target, connect_args={"timeout": 10})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = create_async_engine(target, connect_args={"timeout": busy_seconds}, **_COMMON)
+        pragmas = functools.partial(_sqlite_pragmas, busy_ms=int(busy_seconds * 1000))
+        event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     return create_async_engine(
-        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **_COMMON
     )
 
 
@@ -73,15 +91,31 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+@contextlib.asynccontextmanager
 async def session_scope(
     maker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: commit on success, roll back on any error."""
+    """One transaction per request: commit on success, roll back on any error.
+
+    A database that is busy, gone or refusing a value answers as a problem (409, 422, 503),
+    whether the endpoint or the commit hit it: see ``db_errors``.
+    """
     async with maker() as session:
         try:
             yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
             await session.commit()
+        except (DBAPIError, PoolTimeoutError) as error:
+            await _rollback_quietly(session)
+            problem = db_errors.as_problem(error)
+            if problem is None:
+                raise
+            raise problem from error
+        except BaseException:
+            await _rollback_quietly(session)
+            raise
+
+
+async def _rollback_quietly(session: AsyncSession) -> None:
+    # After a lost connection the rollback fails too; the first error is the one to report.
+    with contextlib.suppress(DBAPIError, PoolTimeoutError, OSError):
+        await session.rollback()

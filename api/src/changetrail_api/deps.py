@@ -13,7 +13,9 @@ from changetrail_api.settings import ApiSettings
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(request.app.state.sessionmaker):
+    # A context manager, not a loop over a generator: an error the endpoint raises must reach
+    # session_scope at once, to roll back and to become the right problem (see db_errors).
+    async with session_scope(request.app.state.sessionmaker) as session:
         yield session
 
 

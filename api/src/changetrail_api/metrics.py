@@ -1,8 +1,31 @@
-"""Prometheus metrics of the API process."""
+"""Prometheus metrics of the API process.
+
+Every label value comes from a closed set: a label fed from a request (a method, a ``source``
+a client chose) would let anonymous requests create series without bound, and would put one
+organisation's vocabulary on a page every scraper can read. Values outside a set count as
+``other``.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
+
+from changetrail_api.detectors import PROVIDERS
+
+OTHER = "other"
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# What the API itself, the operator and each webhook detector record as ``source``.
+SOURCES = frozenset({"api", "kubernetes", *(provider.name for provider in PROVIDERS)})
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER
+
+
+def source_label(source: str) -> str:
+    return source if source in SOURCES else OTHER
+
 
 REQUESTS = Histogram(
     "changetrail_http_request_duration_seconds",
@@ -12,7 +35,7 @@ REQUESTS = Histogram(
 )
 CHANGES_RECORDED = Counter(
     "changetrail_changes_recorded_total",
-    "Changes stored (not counting idempotent replays).",
+    "Changes stored (not counting idempotent replays), by type and by known source.",
     ["change_type", "source"],
 )
 WEBHOOK_DELIVERIES = Counter(

@@ -6,6 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from changetrail_api.errors import FieldError
+
+# Each tag is one more condition in the query; SQLite refuses an expression tree past 1,000
+# levels, and no person narrows a list by more than a handful of tags.
+MAX_TAG_FILTERS = 20
+
 
 @dataclass(frozen=True, slots=True)
 class ChangeFilters:
@@ -22,3 +28,7 @@ class ChangeFilters:
     external_id: str | None = None
     outcome: str | None = None
     sort: str = "created_at"
+
+    def __post_init__(self) -> None:
+        if len(self.tags) > MAX_TAG_FILTERS:
+            raise FieldError("tag", f"at most {MAX_TAG_FILTERS} tag filters may be combined")

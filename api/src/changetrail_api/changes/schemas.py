@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import (
@@ -9,14 +8,16 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
+from changetrail_api import json_safety
 from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 from changetrail_api.pagination import ListMeta
-from changetrail_api.timefmt import Instant
+from changetrail_api.timefmt import Instant, RecordedInstant
 
-MAX_DETAILS_BYTES = 64 * 1024
+MAX_DETAILS_BYTES = json_safety.MAX_DOCUMENT_BYTES
 
 
 def _pr_number(value: object) -> object:
@@ -58,11 +59,19 @@ class ChangeCreate(BaseModel):
     changed_by: Short | None = None
     external_id: Short | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
-    occurred_at: Instant | None = None
-    ended_at: Instant | None = None
+    occurred_at: RecordedInstant | None = None
+    ended_at: RecordedInstant | None = None
     details: dict[str, Any] | None = None
     outcome: Outcome | None = None
     outcome_reason: Short | None = None
+
+    @field_validator("details")
+    @classmethod
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The limits every stored JSON value meets, whichever path (API, webhook) it came by.
+        if value is not None:
+            json_safety.check_document(value, at=("details",), max_bytes=MAX_DETAILS_BYTES)
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ChangeCreate:
@@ -70,8 +79,6 @@ class ChangeCreate(BaseModel):
             raise ValueError("ended_at must not be before occurred_at")
         if self.outcome is Outcome.IN_PROGRESS and self.ended_at is not None:
             raise ValueError("a change in progress has no ended_at yet")
-        if self.details is not None and len(json.dumps(self.details)) > MAX_DETAILS_BYTES:
-            raise ValueError(f"details must serialise to at most {MAX_DETAILS_BYTES} bytes")
         # Duplicated tags would only make tag filters and counts confusing.
         self.tags = list(dict.fromkeys(self.tags))
         return self

@@ -13,7 +13,7 @@ from changetrail_api.changes.models import PUBLIC_COLUMNS, Change
 from changetrail_api.changes.schemas import ENDED, ChangeCompletion, ChangeCreate, ChangeOut
 from changetrail_api.domain import ChangeDraft, Outcome, RiskLevel
 from changetrail_api.errors import FieldError, NotFoundError, ProblemError
-from changetrail_api.metrics import CHANGES_RECORDED
+from changetrail_api.metrics import CHANGES_RECORDED, source_label
 
 
 def to_out(change: Change, service_name: str | None) -> ChangeOut:
@@ -42,6 +42,9 @@ async def record(
                 "service_id", f"no service {payload.service_id!r} in this organisation"
             )
     now = utcnow_ms()
+    if payload.ended_at is not None and payload.ended_at < (payload.occurred_at or now):
+        # Without occurred_at the change happened now, so an end in the past is a mistake too.
+        raise FieldError("ended_at", "must not be before occurred_at (default: now)")
     values: dict[str, Any] = payload.model_dump(exclude={"occurred_at"})
     values.update(
         id=new_id("chg"),
@@ -53,7 +56,9 @@ async def record(
         idempotency_key=None if payload.external_id else idempotency_key,
     )
     if await repository.insert_new(session, values, payload.tags):
-        CHANGES_RECORDED.labels(change_type=values["change_type"], source=values["source"]).inc()
+        CHANGES_RECORDED.labels(
+            change_type=values["change_type"], source=source_label(values["source"])
+        ).inc()
         stored = Change(**values)
         return to_out(stored, service_name), True
     existing = await repository.find_existing(
@@ -66,7 +71,25 @@ async def record(
     if existing is None:
         # A conflict on a key this request did not carry cannot happen; treat it as a clash.
         raise FieldError("external_id", "conflicts with an existing change")
+    if values["idempotency_key"] is not None:
+        _check_replay(existing[0], values)
     return to_out(*existing), False
+
+
+# What a retry with the same Idempotency-Key repeats. A key reused for another change (another
+# service's path, another summary) is a client's mistake; answering with the first change would
+# hide it. Fields a change may gain after it is recorded are not compared.
+_REPLAYED_FIELDS = ("service_id", "change_type", "source", "summary", "environment")
+
+
+def _check_replay(stored: Change, values: dict[str, Any]) -> None:
+    differing = [name for name in _REPLAYED_FIELDS if getattr(stored, name) != values[name]]
+    if differing:
+        raise FieldError(
+            "Idempotency-Key",
+            f"was first used for a different change ({', '.join(differing)} differ); "
+            "send a new key for a new change",
+        )
 
 
 def draft_to_create(draft: ChangeDraft, *, default_environment: str | None) -> ChangeCreate:

@@ -97,7 +97,10 @@ def timestamp(value: object, *path: str | int) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 once in UTC
+        return None
 
 
 def clip(summary: str, limit: int = SUMMARY_LIMIT) -> str:

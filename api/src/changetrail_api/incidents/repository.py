@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, case, delete, exists, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.changes.models import Change, ChangeTag
@@ -280,17 +280,30 @@ _CANDIDATE_COLUMNS = (
     Change.service_id,
     Change.environment,
     Change.tags,
-    Change.details["kubernetes"].label("details_kubernetes"),
-    Change.details["consumers"].label("details_consumers"),
 )
+
+
+def _details_key(key: str, dialect: str) -> ColumnElement[Any]:
+    """``details[key]``, labelled ``details_<key>``. SQLite keeps JSON as text, and its JSON
+    functions fail the whole query over one row that is not JSON (stored before json_safety):
+    such a row reads as having no such key instead."""
+    extracted: ColumnElement[Any] = Change.details[key]
+    if dialect == "sqlite":
+        extracted = case((func.json_valid(Change.details) == 1, extracted), else_=null())
+    return extracted.label(f"details_{key}")
 
 
 async def _newest(
     session: AsyncSession, conditions: Sequence[ColumnElement[bool]], limit: int
 ) -> tuple[list[Row[Any]], bool]:
     """Up to ``limit`` matching changes, newest first, and whether more matched."""
+    dialect = session.get_bind().dialect.name
     statement = (
-        select(*_CANDIDATE_COLUMNS)
+        select(
+            *_CANDIDATE_COLUMNS,
+            _details_key("kubernetes", dialect),
+            _details_key("consumers", dialect),
+        )
         .where(*conditions)
         .order_by(Change.occurred_at.desc(), Change.id.desc())
         .limit(limit + 1)

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from changetrail_api.changes.schemas import ChangeOut
 from changetrail_api.pagination import ListMeta
-from changetrail_api.timefmt import Instant
+from changetrail_api.timefmt import Instant, RecordedInstant
 
 
 class Severity(StrEnum):
@@ -30,8 +30,8 @@ class IncidentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title
-    started_at: Instant
-    resolved_at: Instant | None = None
+    started_at: RecordedInstant
+    resolved_at: RecordedInstant | None = None
     service_ids: ServiceIds = Field(default_factory=list)
     environment: Environment | None = Field(
         default=None, description="Where it happened; omitted means any environment."
@@ -58,8 +58,8 @@ class IncidentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None
-    started_at: Instant | None = None
-    resolved_at: Instant | None = None
+    started_at: RecordedInstant | None = None
+    resolved_at: RecordedInstant | None = None
     service_ids: ServiceIds | None = None
     environment: Environment | None = None
     severity: Severity | None = None

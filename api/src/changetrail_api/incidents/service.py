@@ -32,6 +32,7 @@ from changetrail_api.incidents.schemas import (
     SuspectOut,
 )
 from changetrail_api.services.models import Service
+from changetrail_api.timefmt import shift
 
 DEFAULT_BEFORE = timedelta(hours=24)
 DEFAULT_AFTER = timedelta(hours=1)
@@ -200,7 +201,9 @@ async def correlate(
     services = await repository.services_by_id(session, incident.org_id, service_ids)
     profiles = tuple(service_profile(services[s]) for s in service_ids if s in services)
     namespaces = sorted({ns for profile in profiles for ns in profile.namespaces})
-    window_start, window_end = incident.started_at - before, incident.started_at + after
+    # Held at the ends of the calendar: an incident recorded near them still correlates.
+    window_start = shift(incident.started_at, -before)
+    window_end = shift(incident.started_at, after)
     rows, truncated = await repository.candidate_changes(
         session,
         incident.org_id,

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from changetrail_api import json_safety
 from changetrail_api.timefmt import Instant
 
-MAX_STATE_BYTES = 64 * 1024
+MAX_STATE_BYTES = json_safety.MAX_DOCUMENT_BYTES
 
 Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -26,8 +26,9 @@ class ObjectState(BaseModel):
     @field_validator("state")
     @classmethod
     def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value)) > MAX_STATE_BYTES:
-            raise ValueError(f"state must serialise to at most {MAX_STATE_BYTES} bytes")
+        # The limits every stored JSON value meets: a state the operator cannot read back would
+        # leave its cluster's memory unreadable.
+        json_safety.check_document(value, at=("state",), max_bytes=MAX_STATE_BYTES)
         return value
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -68,5 +70,13 @@ class ServiceListEnvelope(BaseModel):
 
 
 def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:200].strip("-")
-    return slug or "service"
+    """``Payments API`` → ``payments-api``; accents fold to ASCII (``Zürich`` → ``zurich``).
+
+    A name with no ASCII letter or digit left (``決済``) gets ``service-`` and a digest of the
+    name: different names get different slugs, instead of all colliding on one.
+    """
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")[:200].strip("-")
+    if slug:
+        return slug
+    return "service-" + hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:12]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.base import new_id, utcnow_ms
@@ -101,7 +102,11 @@ async def update(
     if "kubernetes" in changes:
         service.kubernetes = body.kubernetes.model_dump() if body.kubernetes else None
     service.updated_at = utcnow_ms()
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The check above raced with another rename to the same name: that one won.
+        raise _conflict(name, slug) from None
     return to_out(service)
 
 

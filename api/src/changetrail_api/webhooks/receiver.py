@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from changetrail_api.deps import SessionDep
 from changetrail_api.detectors import PayloadError, SignatureMismatch, analyse
 from changetrail_api.errors import ProblemError
-from changetrail_api.metrics import WEBHOOK_DELIVERIES
+from changetrail_api.metrics import WEBHOOK_DELIVERIES, source_label
 from changetrail_api.webhooks import service
 
 router = APIRouter(tags=["webhooks"])
@@ -30,7 +30,7 @@ async def receive_changes(token: str, request: Request, session: SessionDep) -> 
     try:
         detection = analyse(headers, body, endpoint.secret)
     except SignatureMismatch as exc:
-        WEBHOOK_DELIVERIES.labels(source=exc.source, outcome="bad_signature").inc()
+        WEBHOOK_DELIVERIES.labels(source=source_label(exc.source), outcome="bad_signature").inc()
         raise ProblemError(401, f"Signature verification failed: {exc}") from None
     except PayloadError as exc:
         WEBHOOK_DELIVERIES.labels(source="unknown", outcome="bad_payload").inc()
@@ -38,7 +38,7 @@ async def receive_changes(token: str, request: Request, session: SessionDep) -> 
     recorded, skipped = await service.record_drafts(session, endpoint, detection.changes)
     skipped = [{"reason": s.reason} for s in detection.skipped] + skipped
     WEBHOOK_DELIVERIES.labels(
-        source=detection.source, outcome="recorded" if recorded else "nothing_new"
+        source=source_label(detection.source), outcome="recorded" if recorded else "nothing_new"
     ).inc()
     return JSONResponse(
         {

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.base import new_id, utcnow_ms
 from changetrail_api.changes import service as changes_service
+from changetrail_api.changes.schemas import ChangeCreate
 from changetrail_api.domain import ChangeDraft
 from changetrail_api.errors import FieldError, NotFoundError, ProblemError
 from changetrail_api.security import hash_secret, new_webhook_token
@@ -16,6 +17,10 @@ from changetrail_api.services import service as services_service
 from changetrail_api.webhooks import repository
 from changetrail_api.webhooks.models import WebhookEndpoint
 from changetrail_api.webhooks.schemas import NewWebhookOut, WebhookCreate, WebhookOut
+
+# The most changes one delivery records. Recording holds the database's write lock on SQLite
+# for a few milliseconds per change; this keeps that under a second. Documented in webhooks.md.
+MAX_CHANGES_PER_DELIVERY = 100
 
 RECEIVER_PATHS = {
     "changes": "/api/webhooks/incoming/changes/{token}",
@@ -83,30 +88,64 @@ async def endpoint_for_token(session: AsyncSession, kind: str, token: str) -> We
 
 
 async def _service_for(
-    session: AsyncSession, endpoint: WebhookEndpoint, draft: ChangeDraft
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    draft: ChangeDraft,
+    known: dict[tuple[str, str], str | None],
 ) -> tuple[str | None, str | None]:
-    """The service id to record under, or (None, reason) when the draft names a foreign one."""
+    """The service id to record under, or (None, reason) when the draft names a foreign one.
+
+    ``known`` remembers look-ups within one delivery: a batch names the same few services over
+    and over.
+    """
     if draft.service_id is not None:
-        if await services_service.find(session, endpoint.org_id, draft.service_id) is None:
+        key = ("id", draft.service_id)
+        if key not in known:
+            found = await services_service.find(session, endpoint.org_id, draft.service_id)
+            known[key] = None if found is None else found.id
+        if known[key] is None:
             return None, f"unknown service_id {draft.service_id!r}"
         return draft.service_id, None
     if draft.service_name:
-        found = await services_service.find_by_name_or_slug(
-            session, endpoint.org_id, draft.service_name
-        )
-        if found is not None:
-            return found.id, None
+        key = ("name", draft.service_name)
+        if key not in known:
+            named = await services_service.find_by_name_or_slug(
+                session, endpoint.org_id, draft.service_name
+            )
+            known[key] = None if named is None else named.id
+        if known[key] is not None:
+            return known[key], None
     return endpoint.service_id, None
+
+
+def _skip_reason(error: ValidationError | FieldError) -> str:
+    if isinstance(error, FieldError):
+        return f"invalid change fields: {error.detail}"
+    fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in error.errors()}))
+    return f"invalid change fields: {fields}"
 
 
 async def record_drafts(
     session: AsyncSession, endpoint: WebhookEndpoint, drafts: list[ChangeDraft]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Store each draft; returns (recorded changes, skipped entries)."""
-    recorded: list[dict[str, Any]] = []
+    """Store each draft; returns (recorded changes, skipped entries).
+
+    Everything that only reads (validation, service look-ups) happens before the first write,
+    and a delivery records at most ``MAX_CHANGES_PER_DELIVERY`` changes: the write transaction,
+    which on SQLite holds the database's single write lock, stays short whatever was sent.
+    """
+    if len(drafts) > MAX_CHANGES_PER_DELIVERY:
+        raise ProblemError(
+            422,
+            f"This delivery describes {len(drafts)} changes; a webhook delivery records at most "
+            f"{MAX_CHANGES_PER_DELIVERY}. Split it, or post batches to the Changes API.",
+            errors=[{"field": "body", "message": f"at most {MAX_CHANGES_PER_DELIVERY} changes"}],
+        )
     skipped: list[dict[str, Any]] = []
+    ready: list[ChangeCreate] = []
+    known: dict[tuple[str, str], str | None] = {}
     for draft in drafts:
-        service_id, problem = await _service_for(session, endpoint, draft)
+        service_id, problem = await _service_for(session, endpoint, draft, known)
         if problem is not None:
             skipped.append({"reason": problem, "summary": draft.summary[:200]})
             continue
@@ -115,10 +154,16 @@ async def record_drafts(
                 draft, default_environment=endpoint.environment
             ).model_copy(update={"service_id": service_id})
         except ValidationError as exc:
-            fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
-            skipped.append({"reason": f"invalid change fields: {fields}"})
+            skipped.append({"reason": _skip_reason(exc)})
             continue
-        change, created = await changes_service.record(session, endpoint.org_id, create)
+        ready.append(create)
+    recorded: list[dict[str, Any]] = []
+    for create in ready:
+        try:
+            change, created = await changes_service.record(session, endpoint.org_id, create)
+        except FieldError as exc:  # a check that needs the clock or the database
+            skipped.append({"reason": _skip_reason(exc)})
+            continue
         if created:
             recorded.append(change.model_dump(mode="json"))
         else:
