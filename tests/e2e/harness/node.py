@@ -39,7 +39,7 @@ import yaml
 from tests.e2e.harness import pki
 from tests.e2e.harness.controlplane import REAL_NODE_NAME, ControlPlane
 from tests.e2e.harness.kube import Kubectl
-from tests.e2e.harness.processes import ManagedProcess
+from tests.e2e.harness.processes import START_LISTENERS, ManagedProcess
 
 POD_SUBNET = "10.244.0.0/24"
 CLUSTER_CIDR = "10.244.0.0/16"
@@ -67,6 +67,11 @@ NODE_TMPFS = (
     "/var/log/pods",
     "/var/log/containers",
 )
+
+
+# Each run with a real node notes here what it created, so that a later run cleans up after
+# one that was killed outright (SIGKILL leaves no chance to tear down).
+RUNS_DIR = Path("/run/changetrail-e2e")
 
 
 class NodeUnavailableError(RuntimeError):
@@ -159,6 +164,7 @@ class NodeNetwork:
 
     @classmethod
     def create(cls) -> NodeNetwork:
+        sweep_abandoned_runs()
         run_id = os.urandom(3).hex()
         used = _run("ip", "-4", "-o", "address", "show")
         index = next(
@@ -167,6 +173,14 @@ class NodeNetwork:
             if f" {LINK_PREFIX}.{candidate}." not in used
         )
         network = cls(index=index, run_id=run_id)
+        _note(
+            run_id,
+            owner=os.getpid(),
+            namespace=network.namespace,
+            host_interface=network.host_interface,
+            processes=[],
+        )
+        START_LISTENERS.append(network._record_process)
         try:
             network._create()
         except BaseException:
@@ -194,10 +208,73 @@ class NodeNetwork:
     def run_inside(self, *argv: str) -> str:
         return _run("ip", "netns", "exec", self.namespace, *argv)
 
+    def _record_process(self, pid: int) -> None:
+        path = RUNS_DIR / f"{self.run_id}.json"
+        known = json.loads(path.read_text())
+        _note(self.run_id, processes=[*known["processes"], [pid, _start_time(pid)]])
+
     def delete(self) -> None:
-        # Deleting the namespace deletes the veth pair with it (and the host end's address).
-        _run("ip", "netns", "delete", self.namespace, check=False)
-        _run("ip", "link", "delete", self.host_interface, check=False)
+        with contextlib.suppress(ValueError):
+            START_LISTENERS.remove(self._record_process)
+        _delete_network(self.namespace, self.host_interface)
+        (RUNS_DIR / f"{self.run_id}.json").unlink(missing_ok=True)
+
+
+def _delete_network(namespace: str, host_interface: str) -> None:
+    # Deleting the namespace deletes the veth pair with it (and the host end's address).
+    _run("ip", "netns", "delete", namespace, check=False)
+    _run("ip", "link", "delete", host_interface, check=False)
+
+
+def _note(run_id: str, **facts: object) -> None:
+    """Add ``facts`` to the run's record."""
+    RUNS_DIR.mkdir(mode=0o700, exist_ok=True)
+    path = RUNS_DIR / f"{run_id}.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**known, **facts}))
+
+
+def _start_time(pid: int) -> str:
+    """When the process started (in clock ticks since boot): with the PID, it names one
+    process, even after the PID is reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_abandoned_runs() -> list[str]:
+    """Tear down what runs whose process is gone left behind; returns their ids."""
+    swept: list[str] = []
+    for path in sorted(RUNS_DIR.glob("*.json")) if RUNS_DIR.exists() else []:
+        run = json.loads(path.read_text())
+        if _alive(int(run["owner"])):
+            continue
+        holder = run.get("holder")
+        if holder is not None and _alive(int(holder)):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{holder}/comm").read_text().strip() == "sleep":
+                    _kill_mount_namespace(int(holder))
+        for pid, started in run.get("processes", []):
+            if started and _start_time(pid) == started:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+        if cgroup_root := run.get("cgroup_root"):
+            _remove_cgroup_tree(cgroup_root)
+        _delete_network(run["namespace"], run["host_interface"])
+        path.unlink(missing_ok=True)
+        swept.append(path.stem)
+    return swept
 
 
 def _yaml(path: Path, document: dict[str, Any]) -> Path:
@@ -306,6 +383,7 @@ class RealNode:
             ],
             enter=False,
         )  # fmt: skip
+        _note(self.network.run_id, holder=holder.pid, cgroup_root=self.cgroup_root)
         holder.wait_until(
             lambda: self._holder_ready(holder), START_TIMEOUT_SECONDS, "the node's mounts"
         )
@@ -711,59 +789,62 @@ disabled_plugins = [
         if "containerd" in self.processes:
             self.processes["containerd"].stop()
         holder = self.processes.get("node-namespaces")
-        if holder is not None:
-            self._kill_namespace_members(holder)
+        if holder is not None and holder.pid is not None:
+            _kill_mount_namespace(holder.pid)
             holder.stop()
-        self._remove_cgroups()
-        for directory in reversed(self._created_dirs):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
+        _remove_cgroup_tree(self.cgroup_root)
+        # Other runs may still mount over these (empty) directories in their namespaces.
+        others = [p for p in RUNS_DIR.glob("*.json") if p.stem != self.network.run_id]
+        if not others:
+            for directory in reversed(self._created_dirs):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
         self._created_dirs.clear()
         # The mounts went with the mount namespace; what is left are plain files.
         for leftover in ("containerd", "kubelet", "ipam"):
             shutil.rmtree(self.root / leftover, ignore_errors=True)
 
-    def _kill_namespace_members(self, holder: ManagedProcess) -> None:
-        """SIGKILL whatever else still runs in the node's mount namespace (containerd's
-        shims, containers), then wait for it to be gone."""
-        if holder.pid is None:
-            return
-        try:
-            namespace = os.readlink(f"/proc/{holder.pid}/ns/mnt")
-        except OSError:
-            return
-        deadline = time.monotonic() + 30
-        while True:
-            members = [pid for pid in _pids_in_mount_namespace(namespace) if pid != holder.pid]
-            if not members or time.monotonic() > deadline:
-                return
-            for pid in members:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)
-
-    def _remove_cgroups(self) -> None:
-        for mount_point in cgroup_mounts():
-            top = mount_point / self.cgroup_root.lstrip("/")
-            if not top.exists():
-                continue
-            for directory in sorted(_directories(top), key=lambda p: len(p.parts), reverse=True):
-                procs = directory / "cgroup.procs"
-                with contextlib.suppress(OSError):
-                    for pid in procs.read_text().split():
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(int(pid), signal.SIGKILL)
-                for _ in range(50):
-                    try:
-                        directory.rmdir()
-                        break
-                    except FileNotFoundError:
-                        break
-                    except OSError:
-                        time.sleep(0.1)
-
     def log_tails(self) -> dict[str, str]:
         return {name: process.log_tail() for name, process in self.processes.items()}
+
+
+def _kill_mount_namespace(holder: int) -> None:
+    """SIGKILL whatever else runs in the holder's mount namespace (containerd's shims,
+    containers), and wait for it to be gone."""
+    try:
+        namespace = os.readlink(f"/proc/{holder}/ns/mnt")
+    except OSError:
+        return
+    deadline = time.monotonic() + 30
+    while True:
+        members = [pid for pid in _pids_in_mount_namespace(namespace) if pid != holder]
+        if not members or time.monotonic() > deadline:
+            return
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+
+
+def _remove_cgroup_tree(cgroup_root: str) -> None:
+    """Kill what is left in the pods' cgroups and remove them, deepest first."""
+    for mount_point in cgroup_mounts():
+        top = mount_point / cgroup_root.lstrip("/")
+        if not top.exists():
+            continue
+        for directory in sorted(_directories(top), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                for pid in (directory / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+            for _ in range(50):
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
 
 
 def _directories(top: Path) -> Iterator[Path]:

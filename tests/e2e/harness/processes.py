@@ -27,6 +27,11 @@ def free_port() -> int:
         return port
 
 
+# Called with each process's PID right after it starts: a run with a real node records them,
+# so a later run can stop them if this one is killed before it can.
+START_LISTENERS: list[Callable[[int], None]] = []
+
+
 class ProcessFailedError(RuntimeError):
     """A managed process exited or never became ready; the message ends with its log."""
 
@@ -69,6 +74,8 @@ class ManagedProcess:
                 cwd=self.cwd,
                 start_new_session=True,
             )
+        for listener in START_LISTENERS:
+            listener(self._process.pid)
 
     @property
     def running(self) -> bool:
