@@ -1,5 +1,6 @@
-"""Runs a throwaway Kubernetes control plane and the changetrail stack for the e2e suite.
+"""Runs a throwaway Kubernetes cluster and the changetrail stack for the e2e suite.
 
-Everything here starts plain local processes on 127.0.0.1 (no containers), so the
-suite can run on any Linux machine that can build Go code.
+The control plane is plain local processes; a real node (kubelet, containerd, runc) runs in
+network and mount namespaces of its own, so the chart's pods run from the images built for
+the run. Without root, the API and the operator run as local processes instead.
 """
