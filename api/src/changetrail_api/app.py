@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from changetrail_api import migrate, web
 from changetrail_api.auth import KeyCache, RateLimiter
 from changetrail_api.changes.endpoints import router as changes_router
+from changetrail_api.channels.wiring import install as install_channels
 from changetrail_api.db import create_engine, create_sessionmaker
 from changetrail_api.errors import install_error_handlers
 from changetrail_api.health import router as health_router
@@ -76,6 +77,7 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
     ):
         app.include_router(router)
     web.install(app)
+    install_channels(app, settings)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     return app
