@@ -126,9 +126,9 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, with every TCP connection checked against the policy."""
 
-    def __init__(self, policy: AddressPolicy, resolver: Resolver = resolve) -> None:
+    def __init__(self, policy: AddressPolicy, resolver: Resolver | None = None) -> None:
         self._policy = policy
-        self._resolve = resolver
+        self._resolve = resolver or resolve
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(

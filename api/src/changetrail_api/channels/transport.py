@@ -22,7 +22,6 @@ from changetrail_api.channels.ssrf import (
     DestinationRefusedError,
     GuardedBackend,
     Resolver,
-    resolve,
 )
 
 MAX_REDIRECTS = 3
@@ -67,7 +66,7 @@ class Transport:
     """A connection pool for every channel of a process; ``send`` never raises."""
 
     def __init__(
-        self, policy: AddressPolicy, *, timeout: float, resolver: Resolver = resolve
+        self, policy: AddressPolicy, *, timeout: float, resolver: Resolver | None = None
     ) -> None:
         self._timeout = timeout
         self._pool = httpcore.AsyncConnectionPool(
