@@ -13,8 +13,9 @@
 # manylinux wheels may rely on. Nothing else: no apt, no compiler, no documentation.
 #
 # The root filesystem is cached under ${XDG_CACHE_HOME:-~/.cache}/changetrail/base-<hash>,
-# the hash covering this script (its Debian release and package list); delete that directory
-# to pick up Debian's newer package versions. Progress goes to stderr.
+# the hash covering the Debian release, the package list and the image's settings; a new
+# one replaces the old. Delete that directory to pick up Debian's newer package versions.
+# Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +25,38 @@ security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security
 # libstdc++6: manylinux wheels may link it (greenlet does); the official image has it too.
 packages="python3,python3-pip,python-is-python3,libstdc++6,ca-certificates,tzdata,netbase,passwd"
 
-key="$(cat "$0" | sha256sum | cut -c1-16)"
-cache_dir="${XDG_CACHE_HOME:-${HOME}/.cache}/changetrail/base-${key}"
+# Only the Essential packages (not even apt), the listed ones and what they depend on;
+# /usr merged as debootstrap does it, without the usrmerge package (and the Perl it needs).
+mmdebstrap_args=(
+    --variant=essential --format=tar
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
+    --include="${packages}"
+    --aptopt='APT::Install-Recommends "false"'
+    --dpkgopt='path-exclude=/usr/share/man/*'
+    --dpkgopt='path-exclude=/usr/share/doc/*'
+    --dpkgopt='path-include=/usr/share/doc/*/copyright'
+    --dpkgopt='path-exclude=/usr/share/locale/*'
+    --dpkgopt='path-exclude=/usr/share/info/*'
+    --customize-hook='ln -sf /usr/bin/python3 "$1/usr/local/bin/python"'
+    --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED'
+    --customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"'
+)
+sources=(
+    "deb ${mirror} ${suite} main"
+    "deb ${mirror} ${suite}-updates main"
+    "deb ${security_mirror} ${suite}-security main"
+)
+# The image's settings, applied when the root filesystem is imported.
+config_args=(
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    --env LANG=C.UTF-8
+    --cmd '["python3"]'
+)
+
+key="$(printf '%s\n' "${suite}" "${mmdebstrap_args[@]}" "${sources[@]}" "${config_args[@]}" |
+    sha256sum | cut -c1-16)"
+cache_root="${XDG_CACHE_HOME:-${HOME}/.cache}/changetrail"
+cache_dir="${cache_root}/base-${key}"
 rootfs="${cache_dir}/rootfs.tar"
 image="localhost/changetrail-python-base:${suite}-${key}"
 
@@ -36,24 +67,12 @@ if [[ ! -f "${rootfs}" ]]; then
     echo "build-base-image: building a Debian ${suite} root filesystem with Python" >&2
     mkdir -p "${cache_dir}"
     rm -f "${rootfs}.partial"
-    # Only the Essential packages (not even apt), the listed ones and what they depend on;
-    # /usr merged as debootstrap does it, without the usrmerge package (and the Perl it needs).
-    nice -n 10 mmdebstrap --variant=essential --format=tar --quiet \
-        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-        --include="${packages}" \
-        --aptopt='APT::Install-Recommends "false"' \
-        --dpkgopt='path-exclude=/usr/share/man/*' \
-        --dpkgopt='path-exclude=/usr/share/doc/*' \
-        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-        --dpkgopt='path-exclude=/usr/share/locale/*' \
-        --dpkgopt='path-exclude=/usr/share/info/*' \
-        --customize-hook='ln -sf /usr/bin/python3 "$1/usr/local/bin/python"' \
-        --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED' \
-        --customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"' \
-        "${suite}" "${rootfs}.partial" \
-        "deb ${mirror} ${suite} main" \
-        "deb ${mirror} ${suite}-updates main" \
-        "deb ${security_mirror} ${suite}-security main"
+    if ! nice -n 10 mmdebstrap --quiet "${mmdebstrap_args[@]}" \
+        "${suite}" "${rootfs}.partial" "${sources[@]}" >"${cache_dir}/mmdebstrap.log" 2>&1; then
+        tail -n 40 "${cache_dir}/mmdebstrap.log" >&2
+        echo "build-base-image: mmdebstrap failed (the end of its output is above)" >&2
+        exit 1
+    fi
     # Device nodes belong to the runtime, which mounts its own /dev.
     tar --delete --wildcards --file "${rootfs}.partial" './dev/?*'
     mv "${rootfs}.partial" "${rootfs}"
@@ -66,14 +85,18 @@ if ! buildah inspect --type image "${image}" >/dev/null 2>&1; then
     buildah add --quiet "${container}" "${rootfs}" / >/dev/null
     python_version="$(tar --extract --to-stdout --file "${rootfs}" ./var/lib/dpkg/status |
         awk '/^Package: python3$/ {found = 1} found && /^Version:/ {print $2; exit}')"
-    buildah config \
-        --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        --env LANG=C.UTF-8 \
-        --cmd '["python3"]' \
+    buildah config "${config_args[@]}" \
         --label "org.opencontainers.image.description=Debian ${suite} with Debian's Python ${python_version}" \
         "${container}"
     buildah commit --quiet --rm "${container}" "${image}" >/dev/null
     trap - EXIT
     echo "build-base-image: imported ${image}" >&2
+    # Bases this script built before (another package list or release) are superseded.
+    for stale in "${cache_root}"/base-*; do
+        if [[ "${stale}" != "${cache_dir}" ]]; then rm -rf "${stale}"; fi
+    done
+    buildah images --format '{{.Name}}:{{.Tag}}' |
+        grep '^localhost/changetrail-python-base:' | grep -vxF "${image}" |
+        xargs -r buildah rmi >/dev/null 2>&1 || true
 fi
 echo "${image}"
