@@ -97,3 +97,61 @@ def hpa_status(current: int, desired: int, cpu_percent: int) -> Manifest:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Workloads of the other kinds the operator watches. They run on the fake node (its label
+# below), so their pods turn ready in seconds whatever their image.
+FAKE_NODE = {"type": "kwok"}
+
+
+def _pod_template(name: str, tag: str) -> Manifest:
+    return {
+        "metadata": {"labels": {"app": name}},
+        "spec": {"nodeSelector": FAKE_NODE, "containers": [{"name": name, "image": image(tag)}]},
+    }
+
+
+def statefulset(
+    name: str, tag: str = "1.0.0", replicas: int = 2, update_strategy: Manifest | None = None
+) -> Manifest:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            # Pods start together; updates still go one pod at a time, highest ordinal first.
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": {"app": name}},
+            "updateStrategy": update_strategy or {"type": "RollingUpdate"},
+            "template": _pod_template(name, tag),
+        },
+    }
+
+
+def daemonset(name: str, tag: str = "1.0.0") -> Manifest:
+    template = _pod_template(name, tag)
+    # The DaemonSet controller places pods by the template alone: a namespace's default
+    # tolerations come too late for it to consider the fake node, which may be tainted.
+    template["spec"]["tolerations"] = [{"operator": "Exists"}]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "template": template},
+    }
+
+
+def cronjob(name: str, tag: str = "1.0.0", schedule: str = "0 2 * * *") -> Manifest:
+    template = _pod_template(name, tag)
+    template["spec"]["restartPolicy"] = "Never"
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name},
+        "spec": {
+            "schedule": schedule,
+            "jobTemplate": {"spec": {"backoffLimit": 1, "template": template}},
+        },
+    }
