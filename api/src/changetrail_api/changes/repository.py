@@ -91,9 +91,10 @@ def _counter_keys(values: dict[str, Any], tags: Sequence[str]) -> list[tuple[str
 # channel pay for it; the channels worker takes it from there.
 _QUEUE_FOR_CHANNELS = f"""
     INSERT INTO {ChannelOutbox.__tablename__} (change_id, org_id, created_at)
-    SELECT {{change_id}}, :org_id, :created_at {{source}}
+    SELECT {{change_id}}, CAST(:org_id AS VARCHAR(40)), :created_at {{source}}
     WHERE EXISTS (
-        SELECT 1 FROM {Channel.__tablename__} AS c WHERE c.org_id = :org_id AND c.enabled
+        SELECT 1 FROM {Channel.__tablename__} AS c
+        WHERE c.org_id = CAST(:org_id AS VARCHAR(40)) AND c.enabled
     )
     ON CONFLICT DO NOTHING
 """  # noqa: S608 - table names come from the models, values are bound parameters
@@ -101,7 +102,8 @@ _QUEUE_FOR_CHANNELS = f"""
 
 def _queue_for_channels() -> TextClause:
     """The outbox row alone, as one more statement of the change's transaction."""
-    sql = _QUEUE_FOR_CHANNELS.format(change_id=":change_id", source="")
+    # Typed, since PostgreSQL cannot tell a parameter's type from a bare SELECT list.
+    sql = _QUEUE_FOR_CHANNELS.format(change_id="CAST(:change_id AS VARCHAR(40))", source="")
     return text(sql).bindparams(bindparam("created_at", type_=UTCDateTime()))
 
 

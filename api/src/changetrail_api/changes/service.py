@@ -148,6 +148,9 @@ async def complete(
         return to_out(change, service_name)
     for name, value in values.items():
         setattr(change, name, value)
+    # How it ended may be what a channel waits for (a failed rollout): queued again, in this
+    # transaction; a channel that had the change already does not get it twice.
+    await repository.queue_for_channels(session, org_id, change_id, change.created_at)
     return to_out(change, service_name)
 
 

@@ -9,25 +9,14 @@ failed rollout anywhere" is two rules.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from changetrail_api.changes.schemas import ChangeOut
-from changetrail_api.domain import ChangeType, RiskLevel
+from changetrail_api.domain import ChangeType, Outcome, RiskLevel
 
 RISK_ORDER: dict[str, int] = {str(level): rank for rank, level in enumerate(RiskLevel)}
-
-
-class Outcome(StrEnum):
-    """How a rollout ended: the values a completed change's ``outcome`` takes."""
-
-    IN_PROGRESS = "in_progress"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SUPERSEDED = "superseded"
-    ROLLED_BACK = "rolled_back"
 
 
 Value = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -52,11 +41,10 @@ class Rule(BaseModel):
 
 
 def outcome_of(change: ChangeOut) -> str | None:
-    """The change's outcome: its own ``outcome`` field once changes carry one, else what a
-    producer put in ``details.outcome`` (the operator records failed rollouts there)."""
-    own = getattr(change, "outcome", None)
-    if isinstance(own, str) and own:
-        return own
+    """The change's outcome: its own ``outcome`` field, else what a producer put in
+    ``details.outcome`` (sources that record a rollout's end only in the details)."""
+    if change.outcome:
+        return change.outcome
     details: dict[str, Any] = change.details or {}
     found = details.get("outcome")
     return found if isinstance(found, str) and found else None
