@@ -242,3 +242,65 @@ left out, so a plain upgrade does not restart anything.
 {{- define "changetrail.credentialsChecksum" -}}
 {{- printf "%s|%s" .Values.bootstrap.apiKey .Values.database.postgresql.url | sha256sum }}
 {{- end }}
+
+{{/*
+The secret key that seals channel destinations, as the chart stores it: the value given, else
+the one already in that Secret (a new key would make every stored destination unreadable),
+else a new one. Call with (dict "ctx" $ "secret" <name of the Secret it goes into>).
+*/}}
+{{- define "changetrail.secretKeyValue" -}}
+{{- $key := .ctx.Values.channels.secretKey }}
+{{- if not $key }}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .secret }}
+{{- if and $existing $existing.data (hasKey $existing.data "secret-key") }}
+{{- $key = index $existing.data "secret-key" | b64dec }}
+{{- else }}
+{{- $key = randAlphaNum 48 }}
+{{- end }}
+{{- end }}
+{{- if lt (len $key) 32 }}
+{{- fail "channels.secretKey needs at least 32 characters" }}
+{{- end }}
+{{- $key }}
+{{- end }}
+
+{{/*
+Where the chart keeps the secret key: beside the bootstrap key when it creates that Secret, so
+one install keeps its generated credentials in one Secret; in a Secret of its own when the
+bootstrap key comes from an existing Secret; nowhere when channels.existingSecret holds it.
+*/}}
+{{- define "changetrail.secretKeyInBootstrapSecret" -}}
+{{- if and (not .Values.channels.existingSecret) (not .Values.bootstrap.existingSecret) }}true{{ end }}
+{{- end }}
+
+{{- define "changetrail.secretKeySecretName" -}}
+{{- if .Values.channels.existingSecret }}
+{{- .Values.channels.existingSecret }}
+{{- else if include "changetrail.secretKeyInBootstrapSecret" . }}
+{{- include "changetrail.bootstrapSecretName" . }}
+{{- else }}
+{{- printf "%s-secret-key" (include "changetrail.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "changetrail.secretKeySecretKey" -}}
+{{- if .Values.channels.existingSecret }}
+{{- .Values.channels.existingSecretKey }}
+{{- else -}}
+secret-key
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the declared channels (channels.json); empty when none are declared. */}}
+{{- define "changetrail.declaredChannelsSecretName" -}}
+{{- if .Values.channels.declaredExistingSecret }}
+{{- .Values.channels.declaredExistingSecret }}
+{{- else if .Values.channels.declared }}
+{{- printf "%s-channels" (include "changetrail.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Where the API reads the declared channels. */}}
+{{- define "changetrail.declaredChannelsDirectory" -}}
+/etc/changetrail/channels
+{{- end }}
