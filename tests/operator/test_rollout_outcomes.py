@@ -18,6 +18,7 @@ from changetrail_operator.rollouts import (
 from tests.operator.conftest import ObserverFactory, drafts
 from tests.operator.factories import (
     JsonDict,
+    configmap,
     daemonset,
     deployment,
     evolve,
@@ -244,3 +245,30 @@ def test_deployments_wait_for_old_replicas_to_go() -> None:
         "availableReplicas": 3,
     }
     assert deployment_progress(body).outcome is Outcome.IN_PROGRESS
+
+
+def test_a_completion_that_did_not_fit_waits_for_the_change_it_completes(
+    make_observer: ObserverFactory, inventory: StaticInventory
+) -> None:
+    observer = make_observer(queue_max=1)
+    observer.observe("ConfigMap", "ADDED", configmap(created="2026-07-01T00:00:00Z"), inventory)
+    body = statefulset(created="2026-07-01T00:00:00Z")
+    body["status"] = {"observedGeneration": 1, "readyReplicas": 0}
+    observer.observe("StatefulSet", "ADDED", body, inventory)  # the queue is full: re-diffed
+    ready = evolve(body, spec_change=False)
+    ready["status"] = {"observedGeneration": 1, "readyReplicas": 3, "updatedReplicas": 3}
+    observer.observe("StatefulSet", "MODIFIED", ready, inventory)  # its end does not fit either
+
+    sent: list[str] = []
+    for _ in range(3):  # the outbox delivers one at a time and makes room again
+        for delivery in observer.outbox.queued():
+            sent += [draft.summary for draft in delivery.changes]
+            sent += [f"{done.outcome.value}" for done in delivery.completions]
+        observer.outbox._queue.clear()
+        observer.recover_overflow()
+
+    assert sent == [
+        "Create ConfigMap payments/api-config (2 keys)",
+        "Create StatefulSet data/postgres (postgres:16.3)",
+        "succeeded",
+    ]

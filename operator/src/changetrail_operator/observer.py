@@ -489,10 +489,8 @@ class Observer:
         self._ignored("queue-full")
 
     def recover_overflow(self) -> None:
-        """Re-diff the objects whose changes did not fit, from their last queued state."""
-        if self._unsent_completions and not self.outbox.full:
-            unsent, self._unsent_completions = self._unsent_completions, []
-            self.outbox.offer(Delivery(changes=[], completions=unsent))
+        """Re-diff the objects whose changes did not fit, from their last queued state; then
+        send the completions that did not fit, after the changes they complete."""
         for key, base in list(self._overflowed.items()):
             if self.outbox.full:
                 return
@@ -516,6 +514,9 @@ class Observer:
                     kind, kind.from_json(base.state), kind.from_json(current.state), ctx
                 )
             self.outbox.offer(Delivery(changes=drafts, store=self._stored(key, current)))
+        if self._unsent_completions and not self.outbox.full:
+            unsent, self._unsent_completions = self._unsent_completions, []
+            self.outbox.offer(Delivery(changes=[], completions=unsent))
 
     def _stored(self, key: Key, record: Record) -> StoredObject:
         return StoredObject(
