@@ -26,6 +26,7 @@ from tests.support.postgres import PostgresServer
 
 ADMIN_KEY = "ak_live_admin_key_for_tests_0123456789"
 _database_numbers = itertools.count()
+_template_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +38,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_template(postgres_server: PostgresServer) -> str:
+    # Named per fixture instance: another test tree that shares these fixtures (tests/web) gets
+    # its own template on the same server instead of colliding with this one.
+    name = f"ct_template_{next(_template_numbers)}"
     with psycopg.connect(postgres_server.url(), autocommit=True) as connection:
-        connection.execute("CREATE DATABASE ct_template")
-    migrate.upgrade(postgres_server.url("ct_template"))
-    return "ct_template"
+        connection.execute(f'CREATE DATABASE "{name}"')
+    migrate.upgrade(postgres_server.url(name))
+    return name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
