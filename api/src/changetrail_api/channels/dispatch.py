@@ -26,7 +26,14 @@ from changetrail_api.base import new_id
 from changetrail_api.changes import service as changes_service
 from changetrail_api.channels import repository
 from changetrail_api.channels.delivery import Result, Verdict
-from changetrail_api.channels.folding import Waiting, available, budget_for, plan, spend
+from changetrail_api.channels.folding import (
+    Waiting,
+    available,
+    budget_for,
+    hold_until,
+    plan,
+    spend,
+)
 from changetrail_api.channels.kinds import KINDS
 from changetrail_api.channels.models import Channel
 from changetrail_api.channels.payloads.common import Context, Item, Message
@@ -51,6 +58,7 @@ class Claim:
     message: Message
     maybe_delivered: bool
     attempts: int
+    per_minute: int
     # When each change was recorded, for the delivery latency metric.
     recorded_at: tuple[datetime, ...]
 
@@ -177,6 +185,7 @@ async def claim_channel(
                 maybe_delivered=any(delivery.maybe_delivered for delivery, _, _ in rows),
                 attempts=max(delivery.attempts for delivery, _, _ in rows),
                 recorded_at=tuple(change.created_at for _, change, _ in rows if change),
+                per_minute=channel.max_per_minute,
             )
         )
     if claims:
@@ -234,7 +243,9 @@ async def finish(
     if result.status == 429 or result.retry_after is not None:
         # The receiver is throttling the whole destination: the channel waits, not just this
         # message, so the next one does not run into the same 429.
-        await repository.hold_channel(session, claim.channel_id, later)
+        await repository.hold_channel(
+            session, claim.channel_id, hold_until(budget_for(claim.per_minute), later)
+        )
     return {"dead": len(dead), "retry": len(retried)}
 
 

@@ -48,6 +48,12 @@ def spend(budget: Budget, tat: datetime | None, now: datetime, messages: int) ->
     return start + timedelta(seconds=budget.interval * messages)
 
 
+def hold_until(budget: Budget, until: datetime) -> datetime:
+    """The TAT that keeps the channel silent until ``until`` (a receiver's Retry-After): its
+    burst must not be whole again before then."""
+    return until + timedelta(seconds=budget.interval * (budget.burst - 1))
+
+
 def next_free(budget: Budget, tat: datetime | None, now: datetime) -> datetime:
     """When the channel may send its next message."""
     if available(budget, tat, now) > 0 or tat is None:
