@@ -36,8 +36,9 @@ lint: $(STAMP) ## ruff, ruff format, mypy (strict) and import contracts over eve
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-unit: $(STAMP) ## unit, API (SQLite and PostgreSQL) and operator tests
+unit: $(STAMP) ## unit, API (SQLite and PostgreSQL), web pages (headless Chromium) and operator tests
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-chromium.sh
 	$(PY) -m pytest tests --ignore=tests/e2e --ignore=tests/chart --ignore=tests/image
 
 chart-lint: $(STAMP) ## helm lint, template, schema, CRD copy and chart README checks

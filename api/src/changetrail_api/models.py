@@ -8,6 +8,7 @@ from changetrail_api.keys.models import ApiKey
 from changetrail_api.operator_state.models import OperatorObject
 from changetrail_api.orgs.models import Organisation
 from changetrail_api.services.models import Service
+from changetrail_api.web.models import WebSession
 from changetrail_api.webhooks.models import WebhookEndpoint
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "OperatorObject",
     "Organisation",
     "Service",
+    "WebSession",
     "WebhookEndpoint",
 ]
