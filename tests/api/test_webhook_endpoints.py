@@ -15,7 +15,7 @@ class TestWebhookEndpoints:
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
         created = await client.post(
-            "/api/v1/webhooks", json={"name": "github", "secret": "s3cr3t!!"}
+            "/api/v1/webhooks", json={"name": "github", "secret": "s3cr3t-0123456789abcdefghij"}
         )
         assert created.status_code == 201
         data = created.json()["data"]

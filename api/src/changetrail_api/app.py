@@ -9,7 +9,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from changetrail_api import migrate, web
+from changetrail_api import docs_ui, migrate, web
 from changetrail_api.auth import KeyCache, RateLimiter
 from changetrail_api.changes.endpoints import router as changes_router
 from changetrail_api.channels.wiring import install as install_channels
@@ -22,8 +22,10 @@ from changetrail_api.keys import service as keys_service
 from changetrail_api.keys.endpoints import router as keys_router
 from changetrail_api.middleware import RequestGuard, RequestMetrics
 from changetrail_api.operator_state.endpoints import router as operator_router
+from changetrail_api.security_headers import SecurityHeaders
 from changetrail_api.services.endpoints import router as services_router
 from changetrail_api.settings import ApiSettings
+from changetrail_api.throttle import FailedAuthThrottle
 from changetrail_api.webhooks.endpoints import router as webhooks_router
 from changetrail_api.webhooks.receiver import router as receiver_router
 
@@ -55,6 +57,9 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
         version=version("changetrail-api"),
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs is served from the package's own copy of Swagger UI (docs_ui), never a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     app.state.settings = settings
@@ -78,6 +83,15 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
         app.include_router(router)
     web.install(app)
     install_channels(app, settings)
+    docs_ui.install(app)
+    # Outermost last: metrics see every answer, security headers go on every answer, failed
+    # authentication is throttled before a body is read, and the guard bounds what gets in.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        FailedAuthThrottle,
+        per_address=settings.auth_failures_per_minute,
+        per_token=settings.webhook_secret_failures_per_minute,
+    )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     return app

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from changetrail_api.deps import SessionDep
 from changetrail_api.errors import ProblemError
@@ -97,7 +98,20 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: Request, session: SessionDep) -> Principal:
+# Declares the scheme in the OpenAPI document (and so in /docs' "Authorize" dialog); the header
+# itself is read by _bearer, which words its own 401s.
+_BEARER_SCHEME = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key: `Authorization: Bearer ak_live_...`.",
+)
+
+
+async def authenticate(
+    request: Request,
+    session: SessionDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)] = None,
+) -> Principal:
     token = _bearer(request)
     key_hash = hash_secret(token)
     state = request.app.state

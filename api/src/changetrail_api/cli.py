@@ -39,6 +39,7 @@ def api(
     import uvicorn
 
     from changetrail_api import migrate as migrations
+    from changetrail_api.http_protocol import ProblemH11Protocol
 
     settings = ApiSettings()
     if migrate:
@@ -51,6 +52,7 @@ def api(
         log_level=settings.log_level,
         proxy_headers=True,
         access_log=False,
+        http=ProblemH11Protocol,
     )
 
 

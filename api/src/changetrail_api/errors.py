@@ -141,8 +141,15 @@ async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, str(exc.detail), headers=headers)
 
 
+def route_of(request: Request) -> str:
+    """The route template (``/api/webhooks/incoming/changes/{token}``), never the path itself:
+    paths carry webhook tokens, which must not end up in logs."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "(no route)"))
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    logger.exception("unhandled error on %s %s", request.method, route_of(request), exc_info=exc)
     return problem_response(500, "An unexpected error occurred; it has been logged.")
 
 

@@ -25,6 +25,19 @@ class ApiSettings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=6000, ge=0, description="requests per key per minute; 0 turns it off"
     )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description=(
+            "failed authentications (bad key, unknown webhook token, wrong secret) per client "
+            "address per minute before it gets 429s; 0 turns it off"
+        ),
+    )
+    webhook_secret_failures_per_minute: int = Field(
+        default=10,
+        ge=0,
+        description="wrong secrets per webhook token per minute before it gets 429s; 0: off",
+    )
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a verified key is trusted before a new look-up"
     )

@@ -2,10 +2,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from changetrail_api.pagination import ListMeta
 from changetrail_api.timefmt import Instant
+
+# A secret is guessed online, one request per guess, against the failure throttle: 24 random
+# characters are far beyond reach; a word or a short repeated pattern is not.
+MIN_SECRET_LENGTH = 24
+MIN_SECRET_DISTINCT = 8
+
+
+def _hard_to_guess(secret: str) -> str:
+    if len(set(secret)) < MIN_SECRET_DISTINCT:
+        raise ValueError(
+            f"use a random secret with at least {MIN_SECRET_DISTINCT} different characters, "
+            "e.g. from `openssl rand -hex 32`"
+        )
+    return secret
 
 
 class WebhookCreate(BaseModel):
@@ -15,10 +29,18 @@ class WebhookCreate(BaseModel):
     kind: Literal["changes", "alertmanager"] = Field(
         default="changes", description="Which receiver the token is for."
     )
-    secret: Annotated[str, StringConstraints(min_length=8, max_length=512)] | None = Field(
+    secret: (
+        Annotated[
+            str,
+            StringConstraints(min_length=MIN_SECRET_LENGTH, max_length=512),
+            AfterValidator(_hard_to_guess),
+        ]
+        | None
+    ) = Field(
         default=None,
         description="Signature secret (GitHub X-Hub-Signature-256, GitLab X-Gitlab-Token, "
-        "X-Changetrail-Token for others). Write-only.",
+        "X-Changetrail-Token for others): at least 24 characters, random "
+        "(`openssl rand -hex 32`). Write-only.",
     )
     service_id: Annotated[str, StringConstraints(max_length=40)] | None = None
     environment: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
