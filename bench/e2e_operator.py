@@ -1,21 +1,25 @@
 """Operator benchmark on a real control plane: change-to-record latency and memory at scale.
 
-It starts the same stack as the e2e suite (control plane, chart, API on PostgreSQL, the
-operator as the chart's ServiceAccount), creates many Deployments and ConfigMaps, waits
-until the operator has recorded their creation, reads the operator's resident memory, then
-rolls one Deployment out many times and measures how long each rollout takes to become a
-record: from the moment the API server accepted the change to the record's ``created_at``.
+It starts the same stack as the e2e suite (control plane, chart with Secrets watched, API on
+PostgreSQL, the operator as the chart's ServiceAccount), creates many Deployments,
+StatefulSets, DaemonSets, ConfigMaps and Secrets, waits until the operator has recorded their
+creation, reads the operator's resident memory, then changes one Deployment, one StatefulSet
+and one Secret many times and measures how long each change takes to become a record: from
+the moment the API server accepted the change to the record's ``created_at``.
 
     .venv/bin/python -m bench.e2e_operator [--rollouts 200] [--deployments 2000]
-        [--configmaps 10000] [--realistic]
+        [--configmaps 10000] [--statefulsets 1000] [--daemonsets 1000] [--secrets 5000]
+        [--realistic]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
+import secrets
 import statistics
 import subprocess
 import tempfile
@@ -33,7 +37,7 @@ from tests.e2e.harness.controlplane import ControlPlane, fake_node_manifest
 from tests.e2e.harness.database import throwaway_database_url
 from tests.e2e.harness.kube import Kubectl
 from tests.e2e.harness.kube_http import client_from_kubeconfig, collection_path
-from tests.e2e.harness.manifests import configmap, deployment, image
+from tests.e2e.harness.manifests import configmap, daemonset, deployment, image, statefulset
 from tests.e2e.harness.records import wait_until_operator_records
 from tests.e2e.harness.stack import REPO_ROOT, Stack, chart_install_args, helm
 
@@ -42,6 +46,16 @@ LATENCY_NAMESPACE = "bench-latency"
 CREATE_CONCURRENCY = 16
 CATCH_UP_TIMEOUT_SECONDS = 1800.0
 CAUGHT_UP = "Caught up with the cluster"
+# The kinds created en masse, where they are listed, and what a summary of a change says.
+MASS_KINDS = (
+    ("apps/v1", "deployments"),
+    ("apps/v1", "statefulsets"),
+    ("apps/v1", "daemonsets"),
+    ("v1", "configmaps"),
+    ("v1", "secrets"),
+)
+# DaemonSets are scheduled nowhere: the benchmark is about what the operator holds.
+NO_NODE = {"changetrail.io/bench": "no-such-node"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,13 @@ def running_stack(workdir: Path) -> Iterator[Running]:
         kubectl.create(fake_node_manifest())
         with throwaway_database_url() as database_url:
             stack = Stack(workdir, database_url, control_plane.operator_kubeconfig)
-            helm(control_plane.admin_kubeconfig, "install", *chart_install_args(stack.api_key))
+            # Secrets are watched: the chart grants reading them, the operator hashes them.
+            stack.operator_env.update(
+                CHANGETRAIL_WATCH_SECRETS="true",
+                CHANGETRAIL_SECRET_HASH_KEY=secrets.token_urlsafe(32),
+            )
+            install = [*chart_install_args(stack.api_key), "--set=operator.watch.secrets=true"]
+            helm(control_plane.admin_kubeconfig, "install", *install)
             stack.start()
             try:
                 wait_until_operator_records(stack.changes, kubectl)
@@ -126,8 +146,34 @@ def _realistic_deployment(index: int, namespace: str) -> dict[str, Any]:
     return _as_applied(body)
 
 
+def _realistic_workload(body: dict[str, Any], index: int, namespace: str) -> dict[str, Any]:
+    """A StatefulSet or DaemonSet with the pod template of a realistic Deployment."""
+    template = _realistic_deployment(index, namespace)["spec"]["template"]
+    template["spec"]["containers"][0]["name"] = body["spec"]["template"]["spec"]["containers"][0][
+        "name"
+    ]
+    template["spec"]["nodeSelector"] = body["spec"]["template"]["spec"]["nodeSelector"]
+    body["spec"]["template"] = {**template, "metadata": body["spec"]["template"]["metadata"]}
+    return _as_applied(body)
+
+
+def _secret(name: str, values: dict[str, str], realistic: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+    }
+    return _as_applied(body) if realistic else body
+
+
 def mass_objects(
-    deployments: int, configmaps: int, realistic: bool = False
+    deployments: int,
+    configmaps: int,
+    realistic: bool = False,
+    statefulsets: int = 0,
+    daemonsets: int = 0,
+    secret_count: int = 0,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The objects to watch: minimal ones, or shaped like ``kubectl apply``'d applications."""
     jobs: list[tuple[str, dict[str, Any]]] = []
@@ -149,14 +195,35 @@ def mass_objects(
             data = {f"KEY_{key}": f"value-{index}-{key}" * 4 for key in range(5)}
             body = configmap(f"cfg-{index}", data)
         jobs.append((collection_path("v1", "configmaps", namespace), body))
+    for index in range(statefulsets):
+        namespace = f"bench-mass-{index % MASS_NAMESPACES}"
+        body = statefulset(f"db-{index}", tag=f"1.{index}.0", replicas=0)
+        body = _realistic_workload(body, index, namespace) if realistic else body
+        jobs.append((collection_path("apps/v1", "statefulsets", namespace), body))
+    for index in range(daemonsets):
+        namespace = f"bench-mass-{index % MASS_NAMESPACES}"
+        body = daemonset(f"agent-{index}", tag=f"1.{index}.0")
+        body["spec"]["template"]["spec"]["nodeSelector"] = dict(NO_NODE)
+        body = _realistic_workload(body, index, namespace) if realistic else body
+        jobs.append((collection_path("apps/v1", "daemonsets", namespace), body))
+    for index in range(secret_count):
+        namespace = f"bench-mass-{index % MASS_NAMESPACES}"
+        values = {f"KEY_{key}": secrets.token_urlsafe(24) for key in range(5)}
+        jobs.append(
+            (
+                collection_path("v1", "secrets", namespace),
+                _secret(f"secret-{index}", values, realistic),
+            )
+        )
     return jobs
 
 
 async def raw_size_bytes(kube: httpx.AsyncClient) -> int:
     """Bytes of the watched objects as the API server serves them (JSON)."""
     total = 0
-    for path in ("/apis/apps/v1/deployments", "/api/v1/configmaps"):
-        response = await kube.get(path)
+    for group_version, plural in MASS_KINDS:
+        prefix = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+        response = await kube.get(f"{prefix}/{plural}")
         response.raise_for_status()
         total += len(response.content)
     return total
@@ -181,11 +248,18 @@ def _parse_created_at(value: str) -> float:
 
 
 async def rollout_latencies(
-    kube: httpx.AsyncClient, changes: ChangesApi, rollouts: int
+    kube: httpx.AsyncClient, changes: ChangesApi, rollouts: int, plural: str = "deployments"
 ) -> list[float]:
-    """Seconds from each accepted rollout to its record, one rollout at a time."""
-    path = collection_path("apps/v1", "deployments", LATENCY_NAMESPACE)
-    response = await kube.post(path, json=deployment("api", tag="0.0.0"))
+    """Seconds from each accepted rollout (of a Deployment or a StatefulSet) or Secret change
+    to its record, one at a time."""
+    group_version = "v1" if plural == "secrets" else "apps/v1"
+    path = collection_path(group_version, plural, LATENCY_NAMESPACE)
+    first = {
+        "deployments": deployment("api", tag="0.0.0"),
+        "statefulsets": statefulset("api", tag="0.0.0", replicas=0),
+        "secrets": _secret("api", {"TOKEN": "0"}, realistic=False),
+    }[plural]
+    response = await kube.post(path, json=first)
     response.raise_for_status()
     latencies: list[float] = []
     async with httpx.AsyncClient(
@@ -194,14 +268,18 @@ async def rollout_latencies(
         timeout=10.0,
     ) as api:
         for index in range(1, rollouts + 1):
-            expected = f"api:0.0.{index - 1} → 0.0.{index}"
-            patch = {
+            patch: dict[str, Any] = {
                 "spec": {
                     "template": {
                         "spec": {"containers": [{"name": "api", "image": image(f"0.0.{index}")}]}
                     }
                 }
             }
+            expected = f"api:0.0.{index - 1} → 0.0.{index}"
+            if plural == "secrets":
+                token = base64.b64encode(str(index).encode()).decode()
+                patch = {"data": {"TOKEN": token, f"KEY_{index}": token}}
+                expected = f"(KEY_{index}, TOKEN)"
             response = await kube.patch(
                 f"{path}/api",
                 json=patch,
@@ -212,9 +290,14 @@ async def rollout_latencies(
             accepted = time.time()
             deadline = time.monotonic() + 60
             while True:
+                kind = "secret" if plural == "secrets" else plural.removesuffix("s")
                 listed = await api.get(
                     "/api/v1/changes",
-                    params={"tag": f"namespace:{LATENCY_NAMESPACE}", "q": expected, "limit": 1},
+                    params={
+                        "tag": [f"namespace:{LATENCY_NAMESPACE}", f"kind:{kind}"],
+                        "q": expected,
+                        "limit": 1,
+                    },
                 )
                 listed.raise_for_status()
                 found = listed.json()["data"]
@@ -243,9 +326,21 @@ async def measure(running: Running, args: argparse.Namespace) -> dict[str, float
 
     async with client_from_kubeconfig(running.control_plane.admin_kubeconfig) as kube:
         started = time.monotonic()
-        await _create_all(kube, mass_objects(args.deployments, args.configmaps, args.realistic))
+        await _create_all(
+            kube,
+            mass_objects(
+                args.deployments,
+                args.configmaps,
+                args.realistic,
+                args.statefulsets,
+                args.daemonsets,
+                args.secrets,
+            ),
+        )
         results["create_seconds"] = time.monotonic() - started
-        expected = args.deployments + args.configmaps
+        expected = (
+            args.deployments + args.configmaps + args.statefulsets + args.daemonsets + args.secrets
+        )
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
         while (recorded := mass_records(stack.changes)) < expected:
             if time.monotonic() > deadline:
@@ -259,6 +354,10 @@ async def measure(running: Running, args: argparse.Namespace) -> dict[str, float
         results["latency_p50_ms"] = statistics.median(latencies) * 1000
         results["latency_p99_ms"] = percentile(latencies, 0.99) * 1000
         results["latency_max_ms"] = max(latencies) * 1000
+        for plural, name in (("statefulsets", "statefulset"), ("secrets", "secret")):
+            other = await rollout_latencies(kube, stack.changes, args.rollouts // 4, plural)
+            results[f"{name}_latency_p50_ms"] = statistics.median(other) * 1000
+            results[f"{name}_latency_p99_ms"] = percentile(other, 0.99) * 1000
         results["rss_after_rollouts_mib"] = rss_mib(operator_pid)
 
     # A restart loads every recorded state and re-lists every object at once: the peak a
@@ -286,6 +385,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rollouts", type=int, default=200)
     parser.add_argument("--deployments", type=int, default=2000)
     parser.add_argument("--configmaps", type=int, default=10000)
+    parser.add_argument("--statefulsets", type=int, default=1000)
+    parser.add_argument("--daemonsets", type=int, default=1000)
+    parser.add_argument("--secrets", type=int, default=5000)
     parser.add_argument(
         "--realistic",
         action="store_true",
@@ -299,12 +401,14 @@ def main(argv: list[str] | None = None) -> None:
         results = asyncio.run(measure(running, args))
     shape = "realistic" if args.realistic else "minimal"
     print(
-        f"operator benchmark: {args.deployments} Deployments, {args.configmaps} ConfigMaps "
+        f"operator benchmark: {args.deployments} Deployments, {args.statefulsets} StatefulSets, "
+        f"{args.daemonsets} DaemonSets, {args.configmaps} ConfigMaps, {args.secrets} Secrets "
         f"({shape} objects)"
     )
     for name, value in results.items():
         print(f"  {name:24} {value:10.1f}")
-    target = "met" if results["latency_p99_ms"] < 1000 else "MISSED"
+    worst = max(results[key] for key in results if key.endswith("latency_p99_ms"))
+    target = "met" if worst < 1000 else "MISSED"
     print(f"  p99 < 1 s target: {target}")
     for phase in ("loaded", "restarted"):
         growth = results[f"rss_{phase}_mib"] - results["rss_idle_mib"]
