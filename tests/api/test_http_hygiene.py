@@ -196,6 +196,8 @@ class TestFailedAuthentication:
             assert set(codes[30:]) == {429}
             assert int(statuses[-1].headers["retry-after"]) >= 1
             assert statuses[-1].headers["content-type"] == PROBLEM
+            # Probes need no credentials and are never held back.
+            assert (await client.get("/readyz")).status_code == 200
 
     async def test_another_address_is_not_held_back(self, database_url: str) -> None:
         settings = settings_for(database_url, auth_failures_per_minute=5)

@@ -30,6 +30,9 @@ from changetrail_api.errors import problem_response
 
 MAX_TRACKED = 50_000
 _RECEIVER_PREFIX = "/api/webhooks/incoming/"
+# Probes and scrapes take no credentials: an address held back (a shared proxy, a node) must
+# still see the process live and ready.
+_NEVER_HELD = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class FailureBuckets:
@@ -94,7 +97,7 @@ class FailedAuthThrottle:
         self.tokens = FailureBuckets(per_token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in _NEVER_HELD:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
