@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import api, correlation, webhooks
+from bench import api, channels, correlation, webhooks
 
 
 def main(argv: list[str]) -> None:
-    wanted = set(argv) or {"api", "webhooks", "correlation", "web"}
+    wanted = set(argv) or {"api", "webhooks", "correlation", "web", "channels"}
     if "webhooks" in wanted:
         webhooks.main()
     if "correlation" in wanted:
@@ -19,6 +19,8 @@ def main(argv: list[str]) -> None:
         from bench import web
 
         web.main([])
+    if "channels" in wanted:
+        channels.main()
     if "e2e" in wanted:
         from bench import e2e_operator
 
