@@ -28,7 +28,7 @@ async def queued(client: AppClient, count: int) -> str:
 
 async def claim(client: AppClient, channel_id: str, now: datetime) -> list[dispatch.Claim]:
     async with client.app.state.sessionmaker.begin() as session:
-        return await dispatch.claim_channel(
+        claimed = await dispatch.claim_channel(
             session,
             channel_id,
             now=now,
@@ -36,6 +36,7 @@ async def claim(client: AppClient, channel_id: str, now: datetime) -> list[dispa
             limit=100,
             public_url=None,
         )
+    return claimed.claims
 
 
 async def test_two_workers_claiming_one_channel_at_once_share_nothing(serve: Serve) -> None:
@@ -83,3 +84,38 @@ async def test_a_claim_whose_lease_ran_out_is_no_longer_its_workers(serve: Serve
         assert taken_over[1].maybe_delivered
         log = await deliveries(client, channel_id)
     assert sorted(d["attempts"] for d in log) == [2, 2, 2]
+
+
+async def test_disabled_and_resting_channels_leave_the_round_to_the_others(serve: Serve) -> None:
+    async with serve(channels_worker=False) as client:
+        slow = await create_channel(client, name="slow", kind="webhook", url=URL, max_per_minute=1)
+        off = await create_channel(client, name="off", kind="webhook", url=URL)
+        other = await create_channel(client, name="other", kind="webhook", url=URL)
+        maker = client.app.state.sessionmaker
+
+        async def record(summary: str) -> None:
+            await post_change(client, summary)
+            async with maker.begin() as session:
+                await dispatch.route(session, limit=100, now=T0, give_up_after=3600)
+
+        await record("Deploy 1")
+        assert len(await claim(client, slow["id"], T0)) == 1  # one a minute: spent
+        await record("Deploy 2")
+        response = await client.patch(f"/api/v1/channels/{off['id']}", json={"enabled": False})
+        assert response.status_code == 200
+        async with maker.begin() as session:
+            spent = await dispatch.claim_channel(
+                session,
+                slow["id"],
+                now=T0,
+                lease_until=T0 + timedelta(seconds=10),
+                limit=100,
+                public_url=None,
+            )
+            everyone = await dispatch.due_channels(session, T0, 10, resting=[])
+            others = await dispatch.due_channels(session, T0, 10, resting=[slow["id"]])
+    assert spent.claims == []
+    assert spent.resume_at == T0 + timedelta(minutes=1)
+    # The disabled channel's deliveries wait, but take no place in a round.
+    assert sorted(everyone) == sorted([slow["id"], other["id"]])
+    assert others == [other["id"]]

@@ -31,6 +31,7 @@ from changetrail_api.channels.folding import (
     available,
     budget_for,
     hold_until,
+    next_free,
     plan,
     spend,
 )
@@ -120,8 +121,18 @@ async def release_expired(session: AsyncSession, now: datetime) -> int:
     return await repository.release_expired(session, now)
 
 
-async def due_channels(session: AsyncSession, now: datetime, limit: int) -> list[str]:
-    return await repository.due_channels(session, now, limit)
+async def due_channels(
+    session: AsyncSession, now: datetime, limit: int, *, resting: list[str]
+) -> list[str]:
+    return await repository.due_channels(session, now, limit, resting=resting)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What a channel may send now; when it may send nothing, when it may again (if known)."""
+
+    claims: list[Claim]
+    resume_at: datetime | None = None
 
 
 async def claim_channel(
@@ -132,17 +143,17 @@ async def claim_channel(
     lease_until: datetime,
     limit: int,
     public_url: str | None,
-) -> list[Claim]:
-    """Claim what one channel may send now, as messages; empty when its budget is spent,
-    another worker holds it, or nothing is due."""
+) -> Claimed:
+    """Claim what one channel may send now, as messages; none when its budget is spent (then
+    ``resume_at`` says until when), another worker holds it, or nothing is due."""
     channel = await repository.lock_channel(session, channel_id)
     kind = KINDS.get(channel.kind) if channel is not None else None
     if channel is None or kind is None:
-        return []
+        return Claimed([])
     budget = budget_for(channel.max_per_minute)
     tokens = available(budget, channel.rate_tat, now)
     if tokens == 0:
-        return []
+        return Claimed([], resume_at=next_free(budget, channel.rate_tat, now))
     due = await repository.due_deliveries(session, channel.id, now, limit)
     planned = plan(
         [Waiting(d.id, d.message_id, d.created_at) for d in due], tokens, max_batch=kind.max_batch
@@ -192,7 +203,7 @@ async def claim_channel(
         await repository.set_rate(
             session, channel.id, spend(budget, channel.rate_tat, now, len(claims))
         )
-    return claims
+    return Claimed(claims)
 
 
 async def renew(session: AsyncSession, claim: Claim, lease_until: datetime) -> bool:

@@ -187,10 +187,22 @@ async def release_expired(session: AsyncSession, now: datetime) -> int:
     return len(result.all())
 
 
-async def due_channels(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+async def due_channels(
+    session: AsyncSession, now: datetime, limit: int, *, resting: Sequence[str] = ()
+) -> list[str]:
+    """Enabled channels with due deliveries, the longest waiting first, except ``resting``
+    ones (their budget is spent): those would otherwise take every slot of a round."""
+    conditions = [
+        ChannelDelivery.state == PENDING,
+        ChannelDelivery.next_attempt_at <= now,
+        Channel.enabled,
+    ]
+    if resting:
+        conditions.append(ChannelDelivery.channel_id.not_in(resting))
     statement = (
         select(ChannelDelivery.channel_id)
-        .where(ChannelDelivery.state == PENDING, ChannelDelivery.next_attempt_at <= now)
+        .join(Channel, Channel.id == ChannelDelivery.channel_id)
+        .where(*conditions)
         .group_by(ChannelDelivery.channel_id)
         .order_by(func.min(ChannelDelivery.next_attempt_at))
         .limit(limit)

@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,6 +59,10 @@ class Worker:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._next_housekeeping = 0.0
+        # Channels whose budget is spent, and until when: left out of the next rounds' pick so
+        # that they cannot take every slot while others wait (an optimisation only: the budget
+        # itself is on the channel's row, shared by every replica).
+        self._resting: dict[str, datetime] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="changetrail-channels-worker")
@@ -106,8 +110,10 @@ class Worker:
             )
         )
         await self._in_transaction(lambda s: dispatch.release_expired(s, now))
+        self._resting = {cid: until for cid, until in self._resting.items() if until > now}
+        resting = list(self._resting)
         channel_ids = await self._in_transaction(
-            lambda s: dispatch.due_channels(s, now, CHANNELS_PER_ROUND)
+            lambda s: dispatch.due_channels(s, now, CHANNELS_PER_ROUND, resting=resting)
         )
         served = await asyncio.gather(
             *(self._serve(channel_id) for channel_id in channel_ids), return_exceptions=True
@@ -125,7 +131,7 @@ class Worker:
         async with self._slots:
             now = utcnow_ms()
             lease_until = now + timedelta(seconds=self._settings.channels_lease_seconds)
-            claims = await self._in_transaction(
+            claimed = await self._in_transaction(
                 lambda s: dispatch.claim_channel(
                     s,
                     channel_id,
@@ -135,6 +141,9 @@ class Worker:
                     public_url=self._settings.public_url,
                 )
             )
+            if claimed.resume_at is not None:
+                self._resting[channel_id] = claimed.resume_at
+            claims = claimed.claims
             for claim in claims:
                 if await self._renew(claim):
                     await self._record(claim, await self._send(claim))
