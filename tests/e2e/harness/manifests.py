@@ -107,7 +107,12 @@ FAKE_NODE = {"type": "kwok"}
 def _pod_template(name: str, tag: str) -> Manifest:
     return {
         "metadata": {"labels": {"app": name}},
-        "spec": {"nodeSelector": FAKE_NODE, "containers": [{"name": name, "image": image(tag)}]},
+        "spec": {
+            "nodeSelector": FAKE_NODE,
+            # Replaced pods go at once: a rollout waits for no grace period on the fake node.
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": name, "image": image(tag)}],
+        },
     }
 
 
