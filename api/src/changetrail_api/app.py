@@ -84,14 +84,16 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
     web.install(app)
     install_channels(app, settings)
     docs_ui.install(app)
-    # Outermost last: metrics see every answer, security headers go on every answer, failed
-    # authentication is throttled before a body is read, and the guard bounds what gets in.
+    # Outermost last: metrics see every answer, security headers go on every answer, what the
+    # middleware below refuses on a page's path is a page, failed authentication is throttled
+    # before a body is read, and the guard bounds what gets in.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         FailedAuthThrottle,
         per_address=settings.auth_failures_per_minute,
         per_token=settings.webhook_secret_failures_per_minute,
     )
+    app.add_middleware(web.ProblemsAsPages)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     return app

@@ -140,6 +140,20 @@ class TestTimeline:
         expect(reader.locator(".problems")).to_contain_text("start_date")
         docs.shoot(reader, "bad-filter")
 
+    def test_an_address_refused_before_any_page_runs_is_still_a_page(
+        self, reader: Page, site: Site
+    ) -> None:
+        # A NUL in the address is refused by the request guard in front of every route.
+        response = reader.goto(site.url("/ui?service_id=x&q=a%00b"))
+
+        assert response is not None
+        assert response.status == 422
+        assert response.headers["content-type"].startswith("text/html")
+        expect(reader.get_by_role("heading", name="That does not work")).to_be_visible()
+        expect(reader.locator(".problems")).to_contain_text("q: contains a NUL character")
+        reader.get_by_role("link", name="Back to the timeline").click()
+        expect(reader.get_by_role("heading", name="What changed")).to_be_visible()
+
     def test_keys_move_between_changes_and_every_control_has_a_label(
         self, reader: Page, site: Site
     ) -> None:

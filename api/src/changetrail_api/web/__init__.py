@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from changetrail_api.web import errors
+from changetrail_api.web.problem_pages import ProblemsAsPages
 from changetrail_api.web.routes import router
 from changetrail_api.web.settings import WebSettings
 
@@ -28,4 +29,4 @@ def install(app: FastAPI, settings: WebSettings | None = None) -> None:
     errors.install(app)
 
 
-__all__ = ["WebSettings", "install"]
+__all__ = ["ProblemsAsPages", "WebSettings", "install"]
