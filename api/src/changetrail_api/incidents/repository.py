@@ -280,6 +280,8 @@ _CANDIDATE_COLUMNS = (
     Change.service_id,
     Change.environment,
     Change.tags,
+    # How a rollout ended: a failed one is a stronger suspect (correlation's risk factor).
+    Change.outcome,
 )
 
 

@@ -185,6 +185,7 @@ def candidate(change: Row[Any]) -> CandidateChange:
             {"kubernetes": change.details_kubernetes, "consumers": change.details_consumers},
             change.tags or (),
         ),
+        outcome=change.outcome,
     )
 
 
