@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from changetrail_api import docs_ui, migrate, web
 from changetrail_api.auth import KeyCache, RateLimiter
+from changetrail_api.changes.endpoints import BATCH_PATH
 from changetrail_api.changes.endpoints import router as changes_router
 from changetrail_api.channels.wiring import install as install_channels
 from changetrail_api.db import create_engine, create_sessionmaker
@@ -87,7 +88,11 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
     # Outermost last: metrics see every answer, security headers go on every answer, what the
     # middleware below refuses on a page's path is a page, failed authentication is throttled
     # before a body is read, and the guard bounds what gets in.
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        path_limits={BATCH_PATH: settings.max_batch_body_bytes},
+    )
     app.add_middleware(
         FailedAuthThrottle,
         per_address=settings.auth_failures_per_minute,

@@ -22,6 +22,11 @@ class ApiSettings(BaseSettings):
     )
     bootstrap_org: str = Field(default="default", description="organisation slug of the key")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="body limit of POST /api/v1/changes/batch (up to 1,000 changes)",
+    )
     rate_limit_per_minute: int = Field(
         default=6000, ge=0, description="requests per key per minute; 0 turns it off"
     )

@@ -191,6 +191,7 @@ def test_no_hostile_request_breaks_the_api_or_what_it_stored(
 
     fuzzed = {label for label, _ in outcomes.statuses}
     assert len(fuzzed) >= len(operations), "every operation was fuzzed"
+    assert "POST /api/v1/changes/batch" in fuzzed, "batches, hostile items and all, were fuzzed"
     assert stored > 0
     assert reads > 0
     # What happened, for the run's log (pytest -rP shows it).

@@ -4,12 +4,18 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.auth import Principal, require
 from changetrail_api.changes import service
 from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.changes.schemas import (
+    ChangeBatch,
+    ChangeBatchEnvelope,
+    ChangeBatchItem,
+    ChangeBatchMeta,
     ChangeCompletion,
     ChangeCreate,
     ChangeEnvelope,
@@ -17,7 +23,7 @@ from changetrail_api.changes.schemas import (
 )
 from changetrail_api.deps import SessionDep
 from changetrail_api.domain import ChangeType, Outcome, RiskLevel
-from changetrail_api.errors import FieldError
+from changetrail_api.errors import FieldError, validation_errors
 from changetrail_api.pagination import Page, PageDep
 from changetrail_api.scopes import Scope
 from changetrail_api.services import service as services_service
@@ -96,6 +102,49 @@ async def log_change(
 ) -> ChangeEnvelope:
     """Log a change (org-level)."""
     return await _record(session, principal, body, response, idempotency_key)
+
+
+BATCH_PATH = "/api/v1/changes/batch"
+
+
+@router.post(
+    BATCH_PATH,
+    responses={
+        413: {"description": "The body exceeds the batch body limit (max_batch_body_bytes)"},
+        422: {"description": "Not a batch: no `changes`, or none, or more than 1,000"},
+        503: {"description": "The database failed; nothing of the batch was stored"},
+    },
+)
+async def log_changes(
+    body: ChangeBatch, principal: CanWrite, session: SessionDep
+) -> ChangeBatchEnvelope:
+    """Log up to 1,000 changes at once, answered item by item in request order.
+
+    Each item is validated as `POST /api/v1/changes` validates a change; an invalid item is
+    answered with its errors and does not stop the others. The valid items are stored in one
+    transaction: all of them or, when the database fails, none (a 503; retrying is safe for
+    items with an `external_id`). An item whose `source` and `external_id` were recorded
+    already, before or earlier in the same batch, is `existing` and names that change.
+    """
+    items = [_validated(item) for item in body.changes]
+    results = await service.record_batch(session, principal.org_id, items)
+    data = [ChangeBatchItem(status=r.status, change=r.change, errors=r.errors) for r in results]
+    meta = ChangeBatchMeta(
+        created=sum(r.status == "created" for r in results),
+        existing=sum(r.status == "existing" for r in results),
+        invalid=sum(r.status == "invalid" for r in results),
+    )
+    return ChangeBatchEnvelope(data=data, meta=meta)
+
+
+def _validated(item: Any) -> ChangeCreate | list[dict[str, str]]:
+    """One batch item as the single post would take it, or the errors that post would list."""
+    try:
+        return ChangeCreate.model_validate(item)
+    except ValidationError as error:
+        errors = validation_errors(RequestValidationError(error.errors()))
+        # An error about the item as a whole (not an object, inconsistent fields) has no field.
+        return [{**e, "field": e["field"] or "item"} for e in errors]
 
 
 @router.get("/api/v1/changes")

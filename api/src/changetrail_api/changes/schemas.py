@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -154,3 +154,56 @@ class ChangeEnvelope(BaseModel):
 class ChangeListEnvelope(BaseModel):
     data: list[ChangeOut]
     meta: ListMeta
+
+
+# Most changes one batch may carry: a request stays well under the batch body limit's worth of
+# work, and one transaction stays short enough not to hold counter rows for long.
+MAX_BATCH_ITEMS = 1000
+
+
+class ChangeBatch(BaseModel):
+    """Up to 1,000 changes to record at once; each item is what `POST /api/v1/changes` takes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Items are validated one by one by the endpoint, so an invalid item is answered on its
+    # own instead of failing the whole batch; the schema still names what each should be.
+    changes: Annotated[
+        list[Any],
+        Field(
+            min_length=1,
+            max_length=MAX_BATCH_ITEMS,
+            json_schema_extra={"items": {"$ref": "#/components/schemas/ChangeCreate"}},
+        ),
+    ]
+
+
+class ItemError(BaseModel):
+    field: str
+    message: str
+
+
+class ChangeBatchItem(BaseModel):
+    status: Annotated[
+        Literal["created", "existing", "invalid"],
+        Field(
+            description=(
+                "created: stored now; existing: recorded already (an earlier request or an "
+                "earlier item of this batch with the same source and external_id); invalid: "
+                "not stored, see errors"
+            )
+        ),
+    ]
+    change: ChangeOut | None
+    errors: list[ItemError] | None
+
+
+class ChangeBatchMeta(BaseModel):
+    created: int
+    existing: int
+    invalid: int
+
+
+class ChangeBatchEnvelope(BaseModel):
+    data: list[ChangeBatchItem]
+    meta: ChangeBatchMeta

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,23 +45,10 @@ async def record(
                 "service_id", f"no service {payload.service_id!r} in this organisation"
             )
     now = utcnow_ms()
-    if payload.ended_at is not None and payload.ended_at < (payload.occurred_at or now):
-        # Without occurred_at the change happened now, so an end in the past is a mistake too.
-        raise FieldError("ended_at", "must not be before occurred_at (default: now)")
-    values: dict[str, Any] = payload.model_dump(exclude={"occurred_at"})
-    values.update(
-        id=new_id("chg"),
-        org_id=org_id,
-        change_type=str(payload.change_type),
-        risk_level=str(payload.risk_level),
-        occurred_at=payload.occurred_at or now,
-        created_at=now,
-        idempotency_key=None if payload.external_id else idempotency_key,
-    )
+    _check_end(payload, now)
+    values = _values(payload, org_id, now, idempotency_key)
     if await repository.insert_new(session, values, payload.tags):
-        CHANGES_RECORDED.labels(
-            change_type=values["change_type"], source=source_label(values["source"])
-        ).inc()
+        _count_recorded(values)
         stored = Change(**values)
         return to_out(stored, service_name), True
     existing = await repository.find_existing(
@@ -74,6 +64,114 @@ async def record(
     if values["idempotency_key"] is not None:
         _check_replay(existing[0], values)
     return to_out(*existing), False
+
+
+def _check_end(payload: ChangeCreate, now: datetime) -> None:
+    if payload.ended_at is not None and payload.ended_at < (payload.occurred_at or now):
+        # Without occurred_at the change happened now, so an end in the past is a mistake too.
+        raise FieldError("ended_at", "must not be before occurred_at (default: now)")
+
+
+def _values(
+    payload: ChangeCreate, org_id: str, now: datetime, idempotency_key: str | None
+) -> dict[str, Any]:
+    """The row of a new change: the payload, its id, its tenant and its times."""
+    values: dict[str, Any] = payload.model_dump(exclude={"occurred_at"})
+    values.update(
+        id=new_id("chg"),
+        org_id=org_id,
+        change_type=str(payload.change_type),
+        risk_level=str(payload.risk_level),
+        occurred_at=payload.occurred_at or now,
+        created_at=now,
+        idempotency_key=None if payload.external_id else idempotency_key,
+    )
+    return values
+
+
+def _count_recorded(values: dict[str, Any]) -> None:
+    CHANGES_RECORDED.labels(
+        change_type=values["change_type"], source=source_label(values["source"])
+    ).inc()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What became of one item of a batch: its status, and the change or the errors."""
+
+    status: Literal["created", "existing", "invalid"]
+    change: ChangeOut | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+async def record_batch(
+    session: AsyncSession, org_id: str, items: Sequence[ChangeCreate | list[dict[str, str]]]
+) -> list[BatchResult]:
+    """Store the valid items of a batch, in request order; an item is a payload or its errors.
+
+    Each item is checked as ``record`` checks a single change (its service, its end); the valid
+    ones are stored together, in this transaction. An item whose (source, external_id) was
+    recorded already, by an earlier request or an earlier item of this batch, is ``existing``
+    and names that change.
+    """
+    wanted = sorted({i.service_id for i in items if isinstance(i, ChangeCreate) and i.service_id})
+    names = await repository.service_names(session, org_id, wanted)
+    now = utcnow_ms()
+    results: list[BatchResult | None] = [None] * len(items)
+    # index -> row to insert; index -> index of the first item with the same key.
+    rows: dict[int, dict[str, Any]] = {}
+    repeats: dict[int, int] = {}
+    first_with_key: dict[tuple[str, str], int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, ChangeCreate):
+            results[index] = BatchResult("invalid", errors=item)
+            continue
+        try:
+            if item.service_id is not None and item.service_id not in names:
+                raise FieldError(
+                    "service_id", f"no service {item.service_id!r} in this organisation"
+                )
+            _check_end(item, now)
+        except FieldError as error:
+            results[index] = BatchResult("invalid", errors=error.errors)
+            continue
+        if item.external_id is not None:
+            key = (item.source, item.external_id)
+            if key in first_with_key:
+                repeats[index] = first_with_key[key]
+                continue
+            first_with_key[key] = index
+        rows[index] = _values(item, org_id, now, None)
+    stored = await repository.insert_many(
+        session, [(values, values["tags"]) for values in rows.values()]
+    )
+    for index, values in rows.items():
+        if values["id"] in stored:
+            _count_recorded(values)
+            name = names.get(values["service_id"]) if values["service_id"] else None
+            results[index] = BatchResult("created", change=to_out(Change(**values), name))
+            continue
+        existing = await repository.find_existing(
+            session,
+            org_id,
+            source=values["source"],
+            external_id=values["external_id"],
+            idempotency_key=None,
+        )
+        if existing is None:
+            # Only a key this item carries can conflict; an id clash would land here.
+            clash = FieldError("external_id", "conflicts with an existing change")
+            results[index] = BatchResult("invalid", errors=clash.errors)
+        else:
+            results[index] = BatchResult("existing", change=to_out(*existing))
+    for index, first in repeats.items():
+        earlier = results[first]
+        assert earlier is not None
+        # The first item's fate is the repeat's: its change, or (were it refused) its errors.
+        results[index] = (
+            BatchResult("existing", change=earlier.change) if earlier.change else earlier
+        )
+    return [result for result in results if result is not None]
 
 
 # What a retry with the same Idempotency-Key repeats. A key reused for another change (another
@@ -168,3 +266,19 @@ async def list_changes(
 async def forget_service(session: AsyncSession, org_id: str, service_id: str) -> None:
     """Before a service is deleted: its changes stay, counted from now on as without a service."""
     await repository.forget_service_counters(session, org_id, service_id)
+
+
+async def histogram(
+    session: AsyncSession, org_id: str, filters: ChangeFilters, edges: Sequence[datetime]
+) -> dict[str, list[int]]:
+    """Per change type, how many changes matching ``filters`` fall in each bar.
+
+    Bar ``i`` is [edges[i], edges[i + 1]) of ``created_at``, the instant lists are filtered
+    by; types with no change in any bar are left out. What ``list_changes`` would count for
+    each bar, in one query.
+    """
+    bars = max(len(edges) - 1, 0)
+    per_type: dict[str, list[int]] = {}
+    for bar, change_type, count in await repository.histogram(session, org_id, filters, edges):
+        per_type.setdefault(change_type, [0] * bars)[bar] += count
+    return per_type
