@@ -1,4 +1,5 @@
-"""Delivery to the API: order, retries with backoff, rejections and batching of states."""
+"""Delivery to the API: batches, order, retries with backoff, rejections, the fallback to single
+posts, and batching of states."""
 
 from __future__ import annotations
 
@@ -9,18 +10,30 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from changetrail_operator.api_client import ChangetrailClient, StoredObject
-from changetrail_operator.drafts import ChangeDraft, ChangeType
-from changetrail_operator.outbox import Delivery, Outbox
+from changetrail_operator.drafts import ChangeDraft, ChangeType, Completion, Outcome
+from changetrail_operator.outbox import SINGLE_POSTS_SECONDS, Delivery, Outbox
+from tests.operator.conftest import FakeClock
+
+BATCH = "/api/v1/changes/batch"
+SINGLE = "/api/v1/changes"
 
 
 class FakeApi:
-    """Answers like the API; ``script`` may override a response per request."""
+    """Answers like the API; ``script`` may override a response per request.
+
+    Changes are stored by ``external_id`` (a summary when there is none), so a change sent
+    again is answered as the API would: "existing", and stored once.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, Any]] = []
         self.script: list[Callable[[httpx.Request], httpx.Response | None]] = []
+        self.batch_supported = True
+        self.invalid: set[str] = set()  # summaries answered as invalid
+        self.stored: dict[str, str] = {}  # external_id → change id
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body: Any = json.loads(request.content) if request.content else {}
@@ -29,16 +42,54 @@ class FakeApi:
             response = self.script.pop(0)(request)
             if response is not None:
                 return response
-        if request.url.path == "/api/v1/services" and request.method == "GET":
+        path = request.url.path
+        if path == "/api/v1/services" and request.method == "GET":
             return httpx.Response(200, json={"data": [], "meta": {}})
-        if request.url.path == "/api/v1/services":
+        if path == "/api/v1/services":
             return httpx.Response(201, json={"data": {"id": "svc_1", "name": body["name"]}})
-        if request.url.path == "/api/v1/operator/objects":
+        if path == "/api/v1/operator/objects":
             return httpx.Response(200, json={"data": {"stored": len(body["items"])}})
-        return httpx.Response(201, json={"data": {"id": "chg_1"}})
+        if path == BATCH:
+            if not self.batch_supported:
+                return httpx.Response(405, json={"title": "Method Not Allowed", "status": 405})
+            answers = [self.store(item) for item in body["changes"]]
+            counts = {s: sum(a["status"] == s for a in answers) for s in ("created", "existing")}
+            return httpx.Response(200, json={"data": answers, "meta": counts})
+        if path == SINGLE and request.method == "POST":
+            answer = self.store(body)
+            if answer["status"] == "invalid":
+                return httpx.Response(422, json={"title": "invalid", "status": 422})
+            status = 201 if answer["status"] == "created" else 200
+            return httpx.Response(status, json={"data": answer["change"]})
+        if path.startswith(SINGLE + "/") and request.method == "PATCH":
+            return httpx.Response(200, json={"data": {"id": path.rsplit("/", 1)[1]}})
+        raise AssertionError(f"unexpected request {request.method} {path}")
+
+    def store(self, change: dict[str, Any]) -> dict[str, Any]:
+        if change["summary"] in self.invalid:
+            errors = [{"field": "summary", "message": "not allowed"}]
+            return {"status": "invalid", "change": None, "errors": errors}
+        key = change.get("external_id") or change["summary"]
+        status = "existing" if key in self.stored else "created"
+        change_id = self.stored.setdefault(key, f"chg_{len(self.stored)}")
+        return {"status": status, "change": {"id": change_id, **change}, "errors": None}
 
     def posted(self) -> list[str]:
-        return [body["summary"] for method, path, body in self.calls if path == "/api/v1/changes"]
+        """Summaries sent, in order, one by one or in batches."""
+        return [summary for batch in self.requests_of_changes() for summary in batch]
+
+    def requests_of_changes(self) -> list[list[str]]:
+        """Summaries per request that sent changes."""
+        sent: list[list[str]] = []
+        for method, path, body in self.calls:
+            if path == BATCH:
+                sent.append([change["summary"] for change in body["changes"]])
+            elif path == SINGLE and method == "POST":
+                sent.append([body["summary"]])
+        return sent
+
+    def paths(self) -> list[str]:
+        return [path for _method, path, _body in self.calls]
 
 
 def _fail(status: int) -> Callable[[httpx.Request], httpx.Response]:
@@ -54,63 +105,256 @@ def api() -> FakeApi:
     return FakeApi()
 
 
+OutboxFactory = Callable[..., Outbox]
+
+
 @pytest.fixture
-async def outbox(api: FakeApi) -> AsyncIterator[Outbox]:
+async def make_outbox(api: FakeApi) -> AsyncIterator[OutboxFactory]:
+    workers: list[asyncio.Task[None]] = []
     async with httpx.AsyncClient(transport=httpx.MockTransport(api), base_url="http://api") as http:
-        box = Outbox(ChangetrailClient(http), capacity=3, retry_base=0.001, retry_max=0.002)
-        worker = asyncio.create_task(box.run())
+
+        def make(**options: Any) -> Outbox:
+            settings: dict[str, Any] = {
+                "capacity": 3,
+                "retry_base": 0.001,
+                "retry_max": 0.002,
+                "batch_wait": 0.0,
+            }
+            box = Outbox(ChangetrailClient(http), **(settings | options))
+            workers.append(asyncio.create_task(box.run()))
+            return box
+
         try:
-            yield box
+            yield make
         finally:
-            worker.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await worker
+            for worker in workers:
+                worker.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await worker
 
 
-def _delivery(summary: str, uid: str = "u1", service: str | None = "api") -> Delivery:
-    draft = ChangeDraft(summary=summary, change_type=ChangeType.DEPLOYMENT, service_name=service)
+@pytest.fixture
+async def outbox(make_outbox: OutboxFactory) -> Outbox:
+    return make_outbox()
+
+
+def _delivery(
+    summary: str,
+    uid: str = "u1",
+    service: str | None = "api",
+    outcome: Outcome | None = None,
+    completions: list[Completion] | None = None,
+) -> Delivery:
+    draft = ChangeDraft(
+        summary=summary,
+        change_type=ChangeType.DEPLOYMENT,
+        service_name=service,
+        external_id=f"k8s:{uid}:{summary}",
+        outcome=outcome,
+    )
     state = StoredObject("c", "Deployment", uid, "ns", "api", "sha256:x", {"n": summary})
-    return Delivery(changes=[draft], store=state)
+    return Delivery(changes=[draft], store=state, completions=completions or [])
 
 
 async def _drained(outbox: Outbox) -> None:
     await asyncio.wait_for(outbox.wait_until(lambda: len(outbox) == 0), timeout=5)
 
 
-async def test_changes_are_posted_in_order_before_their_states(
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_pending_changes_go_in_one_batch_before_their_states(
     outbox: Outbox, api: FakeApi
 ) -> None:
+    sent_before = _sample("changetrail_operator_batches_sent_total")
     assert outbox.offer(_delivery("one"))
     assert outbox.offer(_delivery("two", uid="u2"))
     await _drained(outbox)
 
-    paths = [path for _method, path, _body in api.calls]
-    assert api.posted() == ["one", "two"]
-    assert paths.index("/api/v1/operator/objects") > paths.index("/api/v1/changes")
+    assert api.requests_of_changes() == [["one", "two"]]
+    assert api.paths().index("/api/v1/operator/objects") > api.paths().index(BATCH)
     [(_, _, stored)] = [call for call in api.calls if call[1] == "/api/v1/operator/objects"]
     assert [item["uid"] for item in stored["items"]] == ["u1", "u2"]
     # The service is resolved once and then cached.
     assert [c[:2] for c in api.calls].count(("POST", "/api/v1/services")) == 1
+    assert outbox.recorded == 2
+    assert _sample("changetrail_operator_batches_sent_total") == sent_before + 1
+
+
+async def test_a_batch_is_sent_as_soon_as_it_is_full(
+    make_outbox: OutboxFactory, api: FakeApi
+) -> None:
+    # A wait far longer than the test: only a full batch can be sent.
+    outbox = make_outbox(capacity=10, batch_max=2, batch_wait=3600.0)
+    for n in range(5):
+        outbox.offer(_delivery(str(n), uid=str(n), service=None))
+    await asyncio.wait_for(outbox.wait_until(lambda: len(outbox) == 1), timeout=5)
+
+    assert api.requests_of_changes() == [["0", "1"], ["2", "3"]]
+    # The fifth waits for company or for the wait to pass.
+    await asyncio.sleep(0.05)
+    assert len(api.requests_of_changes()) == 2
+
+
+async def test_a_batch_that_is_not_full_is_sent_after_the_wait(
+    make_outbox: OutboxFactory, api: FakeApi, clock: FakeClock
+) -> None:
+    outbox = make_outbox(capacity=10, batch_max=100, batch_wait=0.02, clock=clock)
+    outbox.offer(_delivery("first", uid="u1", service=None))
+    await asyncio.sleep(0.1)  # several waits in real time, none on the outbox's clock
+    assert api.calls == []
+
+    outbox.offer(_delivery("second", uid="u2", service=None))
+    clock.advance(0.05)  # past the wait of the first
+    await _drained(outbox)
+
+    assert api.requests_of_changes() == [["first", "second"]]
+
+
+async def test_a_failed_batch_is_retried_whole_before_anything_newer(
+    make_outbox: OutboxFactory, api: FakeApi
+) -> None:
+    # Long enough a backoff for newer changes of the same objects to arrive meanwhile.
+    outbox = make_outbox(capacity=10, retry_base=0.1, retry_max=0.1, rand=lambda: 1.0)
+    api.script = [_fail(503)]
+    outbox.offer(_delivery("a1", uid="a", service=None))
+    outbox.offer(_delivery("b1", uid="b", service=None))
+    await asyncio.wait_for(outbox.wait_until(lambda: outbox.failing), timeout=5)
+    outbox.offer(_delivery("a2", uid="a", service=None))
+    await _drained(outbox)
+
+    assert api.requests_of_changes() == [["a1", "b1"], ["a1", "b1"], ["a2"]]
+    assert outbox.recorded == 3
+    assert list(api.stored) == ["k8s:a:a1", "k8s:b:b1", "k8s:a:a2"]
 
 
 async def test_outages_and_server_errors_are_retried_until_delivered(
     outbox: Outbox, api: FakeApi
 ) -> None:
+    failed = _sample("changetrail_operator_batches_failed_total", reason="connection")
     api.script = [_down, _fail(503), _fail(429)]
     outbox.offer(_delivery("one", service=None))
     await _drained(outbox)
-    assert api.posted() == ["one", "one", "one", "one"]
+    assert api.requests_of_changes() == [["one"]] * 4
+    assert _sample("changetrail_operator_batches_failed_total", reason="connection") == failed + 1
 
 
-async def test_a_rejected_change_is_dropped_without_blocking_the_next(
+async def test_a_batch_stored_but_unanswered_is_recorded_once(outbox: Outbox, api: FakeApi) -> None:
+    def stored_then_cut(request: httpx.Request) -> httpx.Response:
+        for change in json.loads(request.content)["changes"]:
+            api.store(change)  # stored...
+        raise httpx.ReadError("connection reset", request=request)  # ...but never answered
+
+    api.script = [stored_then_cut]
+    outbox.offer(_delivery("one", service=None))
+    outbox.offer(_delivery("two", uid="u2", service=None))
+    await _drained(outbox)
+
+    assert list(api.stored) == ["k8s:u1:one", "k8s:u2:two"]
+    assert outbox.recorded == 2
+
+
+async def test_an_invalid_change_in_a_batch_is_dropped_and_the_rest_recorded(
     outbox: Outbox, api: FakeApi
 ) -> None:
-    api.script = [_fail(422)]
+    api.invalid = {"bad"}
+    outbox.offer(_delivery("good", service=None))
+    outbox.offer(_delivery("bad", uid="u2", service=None))
+    outbox.offer(_delivery("fine", uid="u3", service=None))
+    await _drained(outbox)
+
+    assert api.requests_of_changes() == [["good", "bad", "fine"]]
+    assert outbox.recorded == 2
+    # Its state is still stored: the object is not diffed again into the same invalid change.
+    [(_, _, stored)] = [call for call in api.calls if call[1] == "/api/v1/operator/objects"]
+    assert [item["uid"] for item in stored["items"]] == ["u1", "u2", "u3"]
+
+
+async def test_without_a_batch_endpoint_changes_are_posted_one_by_one_for_a_while(
+    make_outbox: OutboxFactory, api: FakeApi, clock: FakeClock
+) -> None:
+    outbox = make_outbox(clock=clock)
+    api.batch_supported = False
+    outbox.offer(_delivery("one", service=None))
+    outbox.offer(_delivery("two", uid="u2", service=None))
+    await _drained(outbox)
+    outbox.offer(_delivery("three", uid="u3", service=None))
+    await _drained(outbox)
+
+    assert [c[1] for c in api.calls if c[1] in {BATCH, SINGLE}] == [BATCH, SINGLE, SINGLE, SINGLE]
+    assert api.requests_of_changes() == [["one", "two"], ["one"], ["two"], ["three"]]
+    assert outbox.recorded == 3
+
+    # After a while, batches are tried again (the API may have been upgraded).
+    api.batch_supported = True
+    clock.advance(SINGLE_POSTS_SECONDS)
+    outbox.offer(_delivery("four", uid="u4", service=None))
+    await _drained(outbox)
+    assert api.calls[-2][1] == BATCH
+    assert list(api.stored) == ["k8s:u1:one", "k8s:u2:two", "k8s:u3:three", "k8s:u4:four"]
+
+
+async def test_a_batch_refused_as_a_whole_is_posted_one_by_one(
+    outbox: Outbox, api: FakeApi
+) -> None:
+    api.script = [_fail(413)]
+    api.invalid = {"bad"}
     outbox.offer(_delivery("bad", service=None))
     outbox.offer(_delivery("good", uid="u2", service=None))
     await _drained(outbox)
-    assert api.posted() == ["bad", "good"]
+    outbox.offer(_delivery("next", uid="u3", service=None))
+    await _drained(outbox)
+
+    # Only the change at fault is lost, and the next round is a batch again.
+    assert api.requests_of_changes() == [["bad", "good"], ["bad"], ["good"], ["next"]]
+    assert [c[1] for c in api.calls if c[1] in {BATCH, SINGLE}][-1] == BATCH
+    assert outbox.recorded == 2
+
+
+async def test_a_rejected_single_post_is_dropped_without_blocking_the_next(
+    outbox: Outbox, api: FakeApi
+) -> None:
+    api.batch_supported = False
+    api.invalid = {"bad"}
+    outbox.offer(_delivery("bad", service=None))
+    outbox.offer(_delivery("good", uid="u2", service=None))
+    await _drained(outbox)
+    assert api.requests_of_changes()[1:] == [["bad"], ["good"]]
     assert outbox.recorded == 1
+
+
+async def test_a_completion_follows_the_post_of_the_change_it_completes(
+    make_outbox: OutboxFactory, api: FakeApi
+) -> None:
+    outbox = make_outbox(capacity=10)
+    rollout = _delivery("rollout", service=None, outcome=Outcome.IN_PROGRESS)
+    external_id = rollout.changes[0].external_id
+    assert external_id is not None
+    done = Completion(external_id, Outcome.SUCCEEDED, None)
+    outbox.offer(rollout)
+    outbox.offer(_delivery("other", uid="u2", service=None))
+    outbox.offer(Delivery(changes=[], completions=[done]))
+    await _drained(outbox)
+
+    requests = [(method, path) for method, path, _ in api.calls if path.startswith(SINGLE)]
+    # The change's id came back in the batch's answer: no look-up before completing it.
+    assert requests == [("POST", BATCH), ("PATCH", f"{SINGLE}/{api.stored[external_id]}")]
+
+
+async def test_services_are_resolved_once_per_name_for_a_whole_batch(
+    make_outbox: OutboxFactory, api: FakeApi
+) -> None:
+    outbox = make_outbox(capacity=20)
+    for n in range(12):
+        outbox.offer(_delivery(str(n), uid=str(n), service=f"svc-{n % 3}"))
+    await _drained(outbox)
+
+    looked_up = [body for method, path, body in api.calls if path == "/api/v1/services"]
+    assert len(looked_up) == 6  # a GET and a POST for each of the three names
+    assert len(api.requests_of_changes()) == 1
+    [(_, _, batch)] = [call for call in api.calls if call[1] == BATCH]
+    assert {change["service_id"] for change in batch["changes"]} == {"svc_1"}
 
 
 async def test_a_full_queue_refuses_more(outbox: Outbox, api: FakeApi) -> None:
@@ -126,7 +370,8 @@ async def test_a_key_without_service_scopes_records_changes_without_services(
     api.script = [_fail(403)]  # GET /api/v1/services
     outbox.offer(_delivery("one"))
     await _drained(outbox)
-    [change] = [body for _m, path, body in api.calls if path == "/api/v1/changes"]
+    [(_, _, batch)] = [call for call in api.calls if call[1] == BATCH]
+    [change] = batch["changes"]
     assert change["summary"] == "one"
     assert "service_id" not in change
 

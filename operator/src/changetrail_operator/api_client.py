@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +18,8 @@ from changetrail_operator.hashing import JsonDict
 logger = logging.getLogger(__name__)
 
 PUT_BATCH = 500  # the state store's limit per request
+CHANGES_BATCH_PATH = "/api/v1/changes/batch"
+CHANGES_BATCH_LIMIT = 1000  # the batch endpoint's limit per request
 LOAD_PAGE = 250  # states per page when loading: what a start holds parsed at once
 # Ids of recently posted changes, by external_id: a rollout usually ends within minutes of its
 # record, so completing it needs no look-up. Older ones are looked up by external_id.
@@ -37,6 +40,23 @@ class RetryableError(ApiError):
 
 class RejectedError(ApiError):
     """The API rejected the request's content; retrying the same body cannot help."""
+
+
+class BatchUnsupportedError(RejectedError):
+    """The API has no batch endpoint (an older API, or a proxy that does not route it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What the batch endpoint answered for one change: ``created``, ``existing`` (recorded
+    before, by its ``external_id``) or ``invalid`` (with the API's errors, for the log)."""
+
+    status: str
+    problem: str | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.status in {"created", "existing"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +149,37 @@ class ChangetrailClient:
             if isinstance(change_id, str):
                 self._remember(draft.external_id, change_id)
         return response.status_code == 201
+
+    async def post_changes(
+        self, items: Sequence[tuple[ChangeDraft, str | None]]
+    ) -> list[BatchOutcome]:
+        """Record up to ``CHANGES_BATCH_LIMIT`` changes in one request, answered per change in
+        the order sent. The API stores the valid ones in one transaction: a failure leaves
+        nothing behind, and a retry is answered ``existing`` for what an earlier attempt did
+        store (every change the operator posts has an ``external_id``)."""
+        body = {"changes": [change_payload(draft, service_id) for draft, service_id in items]}
+        try:
+            response = await self._request("POST", CHANGES_BATCH_PATH, "record changes", json=body)
+        except RejectedError as error:
+            if error.status in {404, 405}:
+                raise BatchUnsupportedError(str(error), error.status) from error
+            raise
+        answers = response.json().get("data")
+        if not isinstance(answers, list) or len(answers) != len(items):
+            # Not the documented answer: nothing can be matched to what was sent.
+            raise RejectedError(f"record changes: {len(items)} sent, answer not per item", 200)
+        outcomes: list[BatchOutcome] = []
+        for (draft, _), answer in zip(items, answers, strict=True):
+            status = str(answer.get("status")) if isinstance(answer, dict) else "invalid"
+            if status in {"created", "existing"}:
+                change_id = (answer.get("change") or {}).get("id")
+                if draft.external_id and isinstance(change_id, str):
+                    self._remember(draft.external_id, change_id)
+                outcomes.append(BatchOutcome(status))
+            else:
+                errors = answer.get("errors") if isinstance(answer, dict) else answer
+                outcomes.append(BatchOutcome("invalid", json.dumps(errors)[:500]))
+        return outcomes
 
     def _remember(self, external_id: str, change_id: str) -> None:
         self._change_ids[external_id] = change_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 CHANGES_RECORDED = Counter(
     "changetrail_operator_changes_recorded_total",
@@ -36,4 +36,19 @@ ROLLOUTS_COMPLETED = Counter(
     "changetrail_operator_rollouts_completed_total",
     "Recorded rollouts completed with their outcome, by outcome.",
     ["outcome"],
+)
+BATCH_SIZE = Histogram(
+    "changetrail_operator_batch_size",
+    "Changes per request to the API's batch endpoint.",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+BATCHES_SENT = Counter(
+    "changetrail_operator_batches_sent_total",
+    "Batches of changes the API answered (each item created, already recorded or invalid).",
+)
+BATCHES_FAILED = Counter(
+    "changetrail_operator_batches_failed_total",
+    "Batches of changes not taken, by reason: retried whole (connection, server, "
+    "rate_limited, auth), posted one by one instead (unsupported, rejected).",
+    ["reason"],
 )

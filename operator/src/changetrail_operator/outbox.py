@@ -1,26 +1,33 @@
 """The bounded queue between what the operator observes and what the API has recorded.
 
 Each delivery is a change (or none), the rollouts it completes, and the state to store once
-both are recorded. Changes are posted first, then completed rollouts, and the state stored
-afterwards, so a crash in between re-posts the same change (same ``external_id``, answered
-with 200) or completes it again (the API takes the same completion twice) instead of losing
-it. While the API is away,
-deliveries wait and are retried with exponential backoff and full jitter; when the queue is
-full, ``offer`` refuses and the observer falls back to re-diffing the object later.
+both are recorded. Deliveries leave the queue in rounds, oldest first: a round is sent once
+``batch_max`` deliveries wait or the oldest has waited ``batch_wait`` seconds, and its
+changes are posted together (one request to the batch endpoint), then the rollouts it
+completes, and the states stored afterwards. So a crash in between re-posts the same change
+(same ``external_id``, answered "existing") or completes it again (the API takes the same
+completion twice) instead of losing it. A round that fails is retried whole, with exponential
+backoff and full jitter, before anything newer is sent: one object's changes never overtake
+each other. When the queue is full, ``offer`` refuses and the observer falls back to
+re-diffing the object later. An API without the batch endpoint is sent one change per
+request, and asked again for batches after a while.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from changetrail_operator import metrics
 from changetrail_operator.api_client import (
-    PUT_BATCH,
+    CHANGES_BATCH_LIMIT,
+    BatchUnsupportedError,
     ChangetrailClient,
     RejectedError,
     RetryableError,
@@ -29,6 +36,12 @@ from changetrail_operator.api_client import (
 from changetrail_operator.drafts import ChangeDraft, Completion
 
 logger = logging.getLogger(__name__)
+
+# After the API answered that it has no batch endpoint, changes are posted one by one for this
+# long before batches are tried again (the API may have been upgraded meanwhile).
+SINGLE_POSTS_SECONDS = 600.0
+# Services looked up or created at once on a round's first use of their names.
+SERVICE_LOOKUPS_AT_ONCE = 8
 
 
 @dataclass(slots=True)
@@ -41,6 +54,7 @@ class Delivery:
     completions: list[Completion] = field(default_factory=list)
     posted: int = field(default=0)  # changes of this delivery the API has already accepted
     completed: int = field(default=0)  # completions the API has already taken
+    queued_at: float = field(default=0.0)  # when it was queued, on the outbox's clock
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], float]) -> float:
@@ -58,13 +72,23 @@ class Outbox:
         retry_base: float = 0.5,
         retry_max: float = 60.0,
         rand: Callable[[], float] = random.random,
+        batch_max: int = 500,
+        batch_wait: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._capacity = capacity
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._rand = rand
+        self._batch_max = max(1, min(batch_max, CHANGES_BATCH_LIMIT))
+        self._batch_wait = batch_wait
+        self._clock = clock
         self._queue: collections.deque[Delivery] = collections.deque()
+        # The deliveries being delivered: the head of the queue, kept there until all is done,
+        # so a failure retries exactly them and nothing behind them goes first.
+        self._round: list[Delivery] = []
+        self._single_posts_until = float("-inf")
         self._changed = asyncio.Condition()
         self._wakeup = asyncio.Event()
         self._failures = 0
@@ -90,6 +114,7 @@ class Outbox:
         """Queue a delivery; ``False`` (and nothing queued) when the queue is full."""
         if self.full:
             return False
+        delivery.queued_at = self._clock()
         self._queue.append(delivery)
         metrics.QUEUE_DEPTH.set(len(self._queue))
         self._wakeup.set()
@@ -103,11 +128,11 @@ class Outbox:
     async def run(self) -> None:
         """Deliver forever; never raises on API failures."""
         while True:
-            if not self._queue:
-                self._wakeup.clear()
-                await self._wakeup.wait()
+            if not self._round:
+                await self._batch_due()
+                self._round = self._take_round()
             try:
-                await self._deliver_some()
+                await self._deliver(self._round)
             except RetryableError as error:
                 self._failures += 1
                 metrics.API_ERRORS.labels(reason=_reason(error.status)).inc()
@@ -121,6 +146,9 @@ class Outbox:
                 )
                 await asyncio.sleep(delay)
                 continue
+            for _ in self._round:
+                self._queue.popleft()
+            self._round = []
             if self._failures:
                 logger.info("The API accepts changes again; %d pending.", len(self._queue))
             self._failures = 0
@@ -130,13 +158,39 @@ class Outbox:
             if self.on_room is not None and len(self._queue) <= self._capacity // 2:
                 self.on_room()
 
-    async def _deliver_some(self) -> None:
+    async def _batch_due(self) -> None:
+        """Wait until a round is due: ``batch_max`` deliveries wait, or the oldest has waited
+        ``batch_wait`` (a lone change is not held longer; a burst fills whole batches)."""
+        while True:
+            self._wakeup.clear()
+            if not self._queue:
+                await self._wakeup.wait()
+                continue
+            waited = self._clock() - self._queue[0].queued_at
+            if len(self._queue) >= self._batch_max or waited >= self._batch_wait:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._batch_wait - waited)
+
+    def _take_round(self) -> list[Delivery]:
+        """The oldest deliveries, up to ``batch_max`` of them and of their changes (at least
+        one delivery, however many changes it has)."""
+        taken: list[Delivery] = []
+        changes = 0
+        for delivery in self._queue:
+            unposted = len(delivery.changes) - delivery.posted
+            if taken and (len(taken) >= self._batch_max or changes + unposted > self._batch_max):
+                break
+            taken.append(delivery)
+            changes += unposted
+        return taken
+
+    async def _deliver(self, deliveries: list[Delivery]) -> None:
+        # Every change of the round before any completion: a completion may end a rollout
+        # recorded by an earlier delivery of the same round.
+        await self._post_changes(deliveries)
         to_store: dict[tuple[str, str], StoredObject] = {}
-        done = 0
-        for delivery in list(self._queue)[: max(PUT_BATCH, 1)]:
-            while delivery.posted < len(delivery.changes):
-                await self._post(delivery.changes[delivery.posted])
-                delivery.posted += 1
+        for delivery in deliveries:
             while delivery.completed < len(delivery.completions):
                 await self._complete(delivery.completions[delivery.completed])
                 delivery.completed += 1
@@ -150,12 +204,89 @@ class Outbox:
                     self._rejected("forgetting a state", error)
             if delivery.store is not None:
                 to_store[(delivery.store.kind, delivery.store.uid)] = delivery.store
-            done += 1
-            if len(to_store) >= PUT_BATCH:
-                break
         await self._flush(to_store)
-        for _ in range(done):
-            self._queue.popleft()
+
+    async def _post_changes(self, deliveries: list[Delivery]) -> None:
+        unposted = [
+            (delivery, index)
+            for delivery in deliveries
+            for index in range(delivery.posted, len(delivery.changes))
+        ]
+        if not unposted:
+            return
+        services = await self._services(
+            delivery.changes[index].service_name for delivery, index in unposted
+        )
+        if self._clock() >= self._single_posts_until:
+            try:
+                await self._post_batches(unposted, services)
+                return
+            except BatchUnsupportedError as error:
+                self._single_posts_until = self._clock() + SINGLE_POSTS_SECONDS
+                metrics.BATCHES_FAILED.labels(reason="unsupported").inc()
+                logger.warning(
+                    "The API has no batch endpoint (%s); posting changes one by one for %.0f "
+                    "minutes.",
+                    error,
+                    SINGLE_POSTS_SECONDS / 60,
+                )
+            except RejectedError as error:
+                # Refused as a whole (too large, or not understood): one by one, only the
+                # change at fault is dropped.
+                metrics.BATCHES_FAILED.labels(reason="rejected").inc()
+                logger.warning("The API refused a batch (%s); posting it one by one.", error)
+            unposted = [
+                (delivery, index) for delivery, index in unposted if index >= delivery.posted
+            ]
+        for delivery, index in unposted:
+            await self._post(delivery.changes[index], services)
+            delivery.posted = index + 1
+
+    async def _post_batches(
+        self, unposted: list[tuple[Delivery, int]], services: dict[str, str | None]
+    ) -> None:
+        for start in range(0, len(unposted), self._batch_max):
+            chunk = unposted[start : start + self._batch_max]
+            drafts = [delivery.changes[index] for delivery, index in chunk]
+            try:
+                outcomes = await self._client.post_changes(
+                    [(draft, _service_of(draft, services)) for draft in drafts]
+                )
+            except RetryableError as error:
+                metrics.BATCHES_FAILED.labels(reason=_reason(error.status)).inc()
+                raise
+            metrics.BATCHES_SENT.inc()
+            metrics.BATCH_SIZE.observe(len(chunk))
+            for (delivery, index), draft, outcome in zip(chunk, drafts, outcomes, strict=True):
+                if outcome.recorded:
+                    self._count_recorded(draft)
+                else:
+                    # As a single post's 422: the same body would be rejected forever.
+                    problem = RejectedError(f"record change: invalid: {outcome.problem}", 422)
+                    self._rejected(f"the change {draft.summary!r}", problem)
+                delivery.posted = index + 1
+
+    async def _services(self, names: Iterable[str | None]) -> dict[str, str | None]:
+        """The ids of the services a round's changes name. Known names come from the
+        client's cache; new ones are looked up (or created) a few at a time."""
+        resolved: dict[str, str | None] = {}
+        limit = asyncio.Semaphore(SERVICE_LOOKUPS_AT_ONCE)
+
+        async def resolve(name: str) -> None:
+            async with limit:
+                try:
+                    resolved[name] = await self._client.service_id(name)
+                except RejectedError as error:
+                    # A name the API refuses as a service still deserves its change recorded.
+                    self._rejected(f"the service {name!r}", error)
+                    resolved[name] = None
+
+        unique = {name for name in names if name}
+        results = await asyncio.gather(*(resolve(name) for name in unique), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return resolved
 
     async def _flush(self, to_store: dict[tuple[str, str], StoredObject]) -> None:
         if to_store:
@@ -171,20 +302,16 @@ class Outbox:
         metrics.API_ERRORS.labels(reason=_reason(error.status)).inc()
         logger.error("The API rejected %s, skipping: %s", what, error)
 
-    async def _post(self, draft: ChangeDraft) -> None:
-        service_id = None
-        if draft.service_name:
-            try:
-                service_id = await self._client.service_id(draft.service_name)
-            except RejectedError as error:
-                # A name the API refuses as a service still deserves its change recorded.
-                self._rejected(f"the service {draft.service_name!r}", error)
+    async def _post(self, draft: ChangeDraft, services: dict[str, str | None]) -> None:
         try:
-            await self._client.post_change(draft, service_id)
+            await self._client.post_change(draft, _service_of(draft, services))
         except RejectedError as error:
             # The same body would be rejected forever; keeping it would block every later one.
             self._rejected(f"the change {draft.summary!r}", error)
             return
+        self._count_recorded(draft)
+
+    def _count_recorded(self, draft: ChangeDraft) -> None:
         self.recorded += 1
         metrics.CHANGES_RECORDED.labels(change_type=draft.change_type.value).inc()
 
@@ -204,6 +331,10 @@ class Outbox:
             )
             return
         metrics.ROLLOUTS_COMPLETED.labels(outcome=completion.outcome.value).inc()
+
+
+def _service_of(draft: ChangeDraft, services: dict[str, str | None]) -> str | None:
+    return services.get(draft.service_name) if draft.service_name else None
 
 
 def _reason(status: int | None) -> str:

@@ -66,6 +66,8 @@ class Runtime:
             retry_base=self.settings.retry_base_seconds,
             retry_max=self.settings.retry_max_seconds,
             rand=self.rand,
+            batch_max=self.settings.batch_max,
+            batch_wait=self.settings.batch_wait_seconds,
         )
         self.observer = Observer(self.settings, self.outbox, kinds=watched_kinds(self.settings))
         self.kube = KubeClient(connect_timeout=self.settings.watch_connect_timeout)
