@@ -184,6 +184,35 @@ async def test_a_minimal_change_is_valid_too(
     assert await client.post_change(ChangeDraft(summary="Scale a/b 1 → 2"), None) is True
 
 
+async def test_a_batch_of_changes_follows_the_contract(
+    api: ContractCheckingApi, client: ChangetrailClient
+) -> None:
+    def record_batch(request: httpx.Request) -> tuple[int, JsonDict]:
+        items: list[JsonDict] = []
+        for index, sent in enumerate(json.loads(request.content)["changes"]):
+            if sent["summary"] == "rejected":
+                errors = [{"field": "summary", "message": "not allowed"}]
+                items.append({"status": "invalid", "change": None, "errors": errors})
+                continue
+            single = httpx.Request("POST", "http://api/api/v1/changes", json=sent)
+            change = stored_change(single)[1]["data"] | {"id": f"chg_{index:016x}"}
+            status = "existing" if index == 1 else "created"
+            items.append({"status": status, "change": change, "errors": None})
+        meta = {s: sum(i["status"] == s for i in items) for s in ("created", "existing", "invalid")}
+        return 200, {"data": items, "meta": meta}
+
+    api.answer("POST", "/api/v1/changes/batch", record_batch)
+    drafts = [every_field_draft(t, RiskLevel.MEDIUM) for t in ChangeType]
+    drafts.append(ChangeDraft(summary="rejected", external_id="k8s:x"))
+
+    outcomes = await client.post_changes([(draft, "svc_1") for draft in drafts])
+
+    assert api.requests == [("POST", "/api/v1/changes/batch")]
+    statuses = [outcome.status for outcome in outcomes]
+    assert statuses == ["created", "existing", *["created"] * (len(ChangeType) - 2), "invalid"]
+    assert [outcome.recorded for outcome in outcomes][-2:] == [True, False]
+
+
 async def test_finding_and_creating_a_service_follow_the_contract(
     api: ContractCheckingApi, client: ChangetrailClient
 ) -> None:
