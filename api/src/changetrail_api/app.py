@@ -48,6 +48,12 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
                 await keys_service.ensure_bootstrap(
                     session, settings.bootstrap_org, settings.bootstrap_api_key
                 )
+        if settings.operator_api_key:
+            # The in-cluster operator's own key: its scopes only, never the admin key above.
+            async with app.state.sessionmaker.begin() as session:
+                await keys_service.ensure_operator_key(
+                    session, settings.bootstrap_org, settings.operator_api_key
+                )
         try:
             yield
         finally:

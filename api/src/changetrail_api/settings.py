@@ -7,7 +7,12 @@ import ipaddress
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from changetrail_api.security import API_KEY_PREFIX
+
 DEFAULT_DATABASE_URL = "sqlite:///./changetrail.db"
+# The operator's key: ak_live_ and at least 16 more characters (the chart generates 40).
+OPERATOR_KEY_MIN_LENGTH = len(API_KEY_PREFIX) + 16
+OPERATOR_KEY_MAX_LENGTH = 200
 
 
 class ApiSettings(BaseSettings):
@@ -21,6 +26,13 @@ class ApiSettings(BaseSettings):
         default=None, description="ensure an admin key with this value exists (Helm seeds it)"
     )
     bootstrap_org: str = Field(default="default", description="organisation slug of the key")
+    operator_api_key: str | None = Field(
+        default=None,
+        description=(
+            "ensure a key with this value and only the operator's scopes exists in the bootstrap "
+            "organisation (Helm seeds the in-cluster operator's key with it)"
+        ),
+    )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(
         default=16 * 1024 * 1024,
@@ -120,6 +132,21 @@ class ApiSettings(BaseSettings):
             raise ValueError("a bootstrap key needs at least 16 characters")
         return value or None
 
+    @field_validator("operator_api_key")
+    @classmethod
+    def _operator_key_shape(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        # Shaped like the keys the API issues, so it reads as one in logs and lists.
+        if not value.startswith(API_KEY_PREFIX):
+            raise ValueError(f"the operator key must start with {API_KEY_PREFIX}")
+        if not OPERATOR_KEY_MIN_LENGTH <= len(value) <= OPERATOR_KEY_MAX_LENGTH:
+            raise ValueError(
+                f"the operator key needs {OPERATOR_KEY_MIN_LENGTH} to "
+                f"{OPERATOR_KEY_MAX_LENGTH} characters"
+            )
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _secret_key_length(cls, value: SecretStr | None) -> SecretStr | None:
@@ -141,6 +168,13 @@ class ApiSettings(BaseSettings):
             if item.strip():
                 ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the culprit
         return value
+
+    @model_validator(mode="after")
+    def _operator_key_is_not_the_admin_key(self) -> ApiSettings:
+        # The same value would be the bootstrap key, an admin key: the operator would hold it.
+        if self.operator_api_key is not None and self.operator_api_key == self.bootstrap_api_key:
+            raise ValueError("operator_api_key must differ from bootstrap_api_key")
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> ApiSettings:

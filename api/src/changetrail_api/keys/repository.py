@@ -23,8 +23,19 @@ async def add(session: AsyncSession, key: ApiKey) -> None:
     await session.flush()
 
 
-async def add_if_missing(session: AsyncSession, key: ApiKey) -> None:
-    await session.execute(
+async def get_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    """The key with this hash, revoked or not."""
+    return (
+        await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    ).scalar_one_or_none()
+
+
+async def add_if_missing(session: AsyncSession, key: ApiKey) -> bool:
+    """Insert the key unless one with its hash exists; True if this call inserted it.
+
+    ON CONFLICT on the unique hash, so replicas starting together insert it once.
+    """
+    result = await session.execute(
         insert(session, ApiKey)
         .values(
             id=key.id,
@@ -36,7 +47,10 @@ async def add_if_missing(session: AsyncSession, key: ApiKey) -> None:
             created_at=key.created_at,
         )
         .on_conflict_do_nothing()
+        # RETURNING, not rowcount: some drivers do not report the rows an upsert skipped.
+        .returning(ApiKey.id)
     )
+    return result.scalar_one_or_none() is not None
 
 
 async def page(
