@@ -212,6 +212,24 @@ async def test_a_batch_that_is_not_full_is_sent_after_the_wait(
     assert api.requests_of_changes() == [["first", "second"]]
 
 
+async def test_one_objects_changes_go_in_separate_requests_in_order(
+    make_outbox: OutboxFactory, api: FakeApi
+) -> None:
+    # One request's changes share their created_at: an object's second change waits for the
+    # next request, so lists sorted by created_at never show it before the first.
+    outbox = make_outbox(capacity=10)
+    outbox.offer(_delivery("a1", uid="a", service=None))
+    outbox.offer(_delivery("b1", uid="b", service=None))
+    outbox.offer(_delivery("a2", uid="a", service=None))
+    outbox.offer(_delivery("c1", uid="c", service=None))
+    two = _delivery("d1", uid="d", service=None)
+    two.changes.append(ChangeDraft(summary="d2", external_id="k8s:d:d2"))
+    outbox.offer(two)
+    await _drained(outbox)
+
+    assert api.requests_of_changes() == [["a1", "b1"], ["a2", "c1", "d1"], ["d2"]]
+
+
 async def test_a_failed_batch_is_retried_whole_before_anything_newer(
     make_outbox: OutboxFactory, api: FakeApi
 ) -> None:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from changetrail_operator import metrics
@@ -245,8 +245,7 @@ class Outbox:
     async def _post_batches(
         self, unposted: list[tuple[Delivery, int]], services: dict[str, str | None]
     ) -> None:
-        for start in range(0, len(unposted), self._batch_max):
-            chunk = unposted[start : start + self._batch_max]
+        for chunk in _requests(unposted, self._batch_max):
             drafts = [delivery.changes[index] for delivery, index in chunk]
             try:
                 outcomes = await self._client.post_changes(
@@ -331,6 +330,33 @@ class Outbox:
             )
             return
         metrics.ROLLOUTS_COMPLETED.labels(outcome=completion.outcome.value).inc()
+
+
+def _requests(
+    unposted: list[tuple[Delivery, int]], limit: int
+) -> Iterator[list[tuple[Delivery, int]]]:
+    """The changes to post, cut into requests of at most ``limit`` with one change of an
+    object each. The API gives a batch's changes one ``created_at``, by which lists are sorted:
+    two changes of one object in the same request could be listed the wrong way round."""
+    chunk: list[tuple[Delivery, int]] = []
+    objects: set[object] = set()
+    for delivery, index in unposted:
+        key = _object_of(delivery)
+        if len(chunk) >= limit or key in objects:
+            yield chunk
+            chunk, objects = [], set()
+        chunk.append((delivery, index))
+        objects.add(key)
+    if chunk:
+        yield chunk
+
+
+def _object_of(delivery: Delivery) -> object:
+    if delivery.store is not None:
+        return (delivery.store.kind, delivery.store.uid)
+    if delivery.forget is not None:
+        return delivery.forget[1:]
+    return id(delivery)
 
 
 def _service_of(draft: ChangeDraft, services: dict[str, str | None]) -> str | None:
