@@ -88,6 +88,13 @@ async def test_the_key_does_every_call_the_operator_makes(database_url: str) -> 
             headers=operator,
         )
         assert [c["id"] for c in listed.json()["data"]] == [change.json()["data"]["id"]]
+        batch = await admin.post(
+            "/api/v1/changes/batch",
+            json={"changes": [{"summary": "Scale shop/web 2 → 3", "source": "kubernetes"}]},
+            headers=operator,
+        )
+        assert batch.status_code in {200, 201}, batch.text
+        assert batch.json()["meta"]["created"] == 1
         completed = await admin.patch(
             f"/api/v1/changes/{change.json()['data']['id']}",
             json={"source": "kubernetes", "outcome": "failed"},
