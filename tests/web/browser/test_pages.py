@@ -60,6 +60,41 @@ class TestTimeline:
         expect(reader.locator(".chart svg .bar").first).to_be_attached()
         docs.shoot(reader, "timeline")
 
+    def test_the_chart_stacks_every_type_in_its_own_colour_with_a_legend(
+        self, reader: Page, site: Site
+    ) -> None:
+        reader.goto(site.url("/ui"))
+        legend = reader.get_by_label("Change types in this span")
+        legend.wait_for()  # the chart arrives after the list
+
+        names = [
+            item.split("\n")[0].rsplit(" ", 1)[0] for item in legend.locator("li").all_inner_texts()
+        ]
+        seeded = ["Rollback", "Deployment", "Config change", "Feature flag", "Scaling", "Code"]
+        assert sorted(names) == sorted(seeded), names
+        assert names[:3] == ["Rollback", "Deployment", "Config change"]  # bottom of the stack first
+        colours = {}
+        for change_type in (
+            "rollback",
+            "deployment",
+            "config_change",
+            "feature_flag",
+            "scaling",
+            "code",
+        ):
+            swatch = legend.locator(f".swatch.t-{change_type}")
+            segment = reader.locator(f".chart svg .seg.t-{change_type}").first
+            expect(segment).to_be_attached()
+            colours[change_type] = swatch.evaluate("e => getComputedStyle(e).backgroundColor")
+            assert segment.evaluate("e => getComputedStyle(e).fill") == colours[change_type]
+        assert len(set(colours.values())) == len(colours)  # a colour per type
+        labels = " ".join(
+            bar.get_attribute("aria-label") or ""
+            for bar in reader.locator(".chart svg a.bar").all()
+        )
+        for words in ("scaling", "feature flag", "code"):
+            assert words in labels
+
     def test_filtering_by_type_keeps_the_view_in_the_url(self, reader: Page, site: Site) -> None:
         reader.goto(site.url("/ui"))
         reader.locator("summary", has_text="Filters").click()

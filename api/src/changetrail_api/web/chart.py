@@ -1,18 +1,15 @@
 """The chart of changes over time above a timeline: bars per hour or day, stacked by type.
 
-Counting goes through the changes service (``list_changes`` answers with an exact total), so
-the chart sees exactly what the list would and nothing the key may not read. The service has
-no aggregate yet, so counts are found by bisection: a total over a run of bars, then over its
-left half, the right half being the difference. Bar totals come first; each stacked type is
-then split only where it is neither absent nor all there is, so a sparse or one-type timeline
-costs a few queries and a dense one about one per bar and stacked type. The pages load the
-chart after the list (see ``routes.changes``), so its cost never holds up the list.
+Counts come from the changes service's histogram: one query grouped by bar and change type, over
+the same filters and organisation as the list, so the chart sees exactly what the list would
+and nothing the key may not read. The pages load the chart after the list (see
+``routes.changes``), so its cost never holds up the list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,12 +35,12 @@ _STEPS = [
     timedelta(days=7),
     timedelta(days=28),
 ]
-# Stacked on their own, bottom up: what most often explains an outage sits on the baseline.
-# Every other type is counted together as "other" (the bar's total less these).
-STACKED = [ChangeType.ROLLBACK, ChangeType.DEPLOYMENT, ChangeType.CONFIG_CHANGE]
-OTHER = "other_types"
-SERIES = [*(str(t) for t in STACKED), OTHER]
-SERIES_LABELS = {**{str(t): TYPE_LABELS[t] for t in STACKED}, OTHER: "Other types"}
+# Every type stacked on its own, bottom up: what most often explains an outage sits on the
+# baseline, then the rest in the order the type filter lists them. A stored type this list
+# does not know (from a newer version) is counted with "other".
+STACKED_FIRST = [ChangeType.ROLLBACK, ChangeType.DEPLOYMENT, ChangeType.CONFIG_CHANGE]
+SERIES = [str(t) for t in (*STACKED_FIRST, *(t for t in ChangeType if t not in STACKED_FIRST))]
+SERIES_LABELS = {t: TYPE_LABELS.get(t, t) for t in SERIES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,70 +101,25 @@ def window(
     return start, end
 
 
-async def _count(db: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
-    _, total = await changes_service.list_changes(db, org_id, filters, limit=1, offset=0)
-    return total
-
-
-@dataclass
-class _Splitter:
-    db: AsyncSession
-    org_id: str
-    filters: ChangeFilters
-    edges: Sequence[datetime]
-    out: list[int]
-    # The bars' totals, when known: a run whose count equals theirs needs no further query.
-    ceiling: Sequence[int] | None = None
-
-    async def split(self, first: int, last: int, total: int) -> None:
-        """Fill ``out[first:last]`` (bars ``first`` to ``last - 1``), whose sum is ``total``."""
-        if total == 0:
-            return
-        if self.ceiling is not None and total == sum(self.ceiling[first:last]):
-            self.out[first:last] = self.ceiling[first:last]
-            return
-        if last - first == 1:
-            self.out[first] = total
-            return
-        middle = (first + last) // 2
-        span = replace(self.filters, start=self.edges[first], end=self.edges[middle])
-        left = await _count(self.db, self.org_id, span)
-        await self.split(first, middle, left)
-        await self.split(middle, last, total - left)
-
-
 @dataclass(frozen=True, slots=True)
 class Counts:
     bucketing: Bucketing
     totals: list[int]
-    # Bars per stacked series (SERIES), only for series with a change in the window.
+    # Bars per stacked series (SERIES, in that order), only for types with a change in the window.
     series: dict[str, list[int]]
 
 
 async def count(db: AsyncSession, org_id: str, filters: ChangeFilters, plan: Bucketing) -> Counts:
+    """Changes matching ``filters`` per bar of ``plan`` and per type."""
     bars = len(plan.edges) - 1
-    windowed = replace(filters, start=plan.start, end=plan.end)
-    totals = [0] * bars
-    await _Splitter(db, org_id, windowed, plan.edges, totals).split(
-        0, bars, await _count(db, org_id, windowed)
-    )
-    if filters.change_type is not None:
-        # One type asked for: the bars are that type, no query needed.
-        key = filters.change_type if filters.change_type in SERIES else OTHER
-        return Counts(plan, totals, {key: totals} if any(totals) else {})
-    series: dict[str, list[int]] = {}
-    rest = list(totals)
-    for change_type in STACKED:
-        typed = replace(windowed, change_type=str(change_type))
-        bars_of_type = [0] * bars
-        splitter = _Splitter(db, org_id, typed, plan.edges, bars_of_type, ceiling=rest)
-        await splitter.split(0, bars, await _count(db, org_id, typed) if any(rest) else 0)
-        if any(bars_of_type):
-            series[str(change_type)] = bars_of_type
-            rest = [r - n for r, n in zip(rest, bars_of_type, strict=True)]
-    if any(rest):
-        series[OTHER] = rest
-    return Counts(plan, totals, series)
+    per_type = await changes_service.histogram(db, org_id, filters, plan.edges)
+    unknown = [per_type.pop(t) for t in list(per_type) if t not in SERIES_LABELS]
+    if unknown:
+        known_other = per_type.get(str(ChangeType.OTHER), [0] * bars)
+        per_type[str(ChangeType.OTHER)] = [sum(c) for c in zip(known_other, *unknown, strict=True)]
+    series = {t: per_type[t] for t in SERIES if t in per_type}
+    totals = [sum(column) for column in zip(*series.values(), strict=True)] if series else []
+    return Counts(plan, totals or [0] * bars, series)
 
 
 # --- geometry: what the template draws -------------------------------------------------------
