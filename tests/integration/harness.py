@@ -107,18 +107,27 @@ class Cluster:
 
 
 class SwitchableTransport(httpx.AsyncBaseTransport):
-    """The API's transport, with a switch that makes it unreachable (an outage)."""
+    """The API's transport, with a switch that makes it unreachable (an outage), paths it can
+    hide (an older API, answering 404), and a log of what was asked."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.down = False
         self.refused = 0
+        self.hidden: set[str] = set()
+        self.requests: list[tuple[str, str]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append((request.method, request.url.path))
         if self.down:
             self.refused += 1
             raise httpx.ConnectError("connection refused", request=request)
+        if request.url.path in self.hidden:
+            return httpx.Response(404, json={"title": "Not Found", "status": 404})
         return await self.inner.handle_async_request(request)
+
+    def count(self, method: str, path: str) -> int:
+        return self.requests.count((method, path))
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +193,45 @@ async def test_api_outage_queues_changes_and_delivers_them_once_it_is_back(
         await runtime.outbox.wait_until(lambda: len(runtime.outbox) == 0)
     assert _metric("changetrail_operator_api_errors_total", reason="connection") > errors_before
     assert len(await recorded(world.api.http)) == 2
+
+
+async def test_objects_created_at_once_are_recorded_in_batches(world: World) -> None:
+    async with running_operator(world.emulator, world.api.http) as runtime:
+        await synced(runtime, 0)
+        await runtime.swept.wait()
+        for n in range(40):
+            await world.cluster.create("configmaps", configmap(f"cfg-{n}", data={"N": str(n)}))
+        for n in range(10):
+            await world.cluster.create("deployments", deployment(f"app-{n}"))
+        await eventually(lambda: _at_least(world.api, 50), within=30)
+        await runtime.outbox.wait_until(lambda: len(runtime.outbox) == 0)
+
+    transport = world.api.transport
+    assert transport.count("POST", "/api/v1/changes") == 0
+    # Far fewer requests than changes, however the creations were spread over time.
+    assert 1 <= transport.count("POST", "/api/v1/changes/batch") < 25
+    assert runtime.outbox.recorded == 50
+    assert len(await recorded(world.api.http, limit=100)) == 50
+
+
+async def test_an_api_without_the_batch_endpoint_is_sent_one_change_at_a_time(
+    world: World,
+) -> None:
+    world.api.transport.hidden.add("/api/v1/changes/batch")
+    async with running_operator(world.emulator, world.api.http) as runtime:
+        await synced(runtime, 0)
+        await runtime.swept.wait()
+        for n in range(1, 6):
+            await world.cluster.create("configmaps", configmap(f"cfg-{n}", data={"N": str(n)}))
+            # Each one recorded before the next: a round of its own.
+            await eventually(functools.partial(_at_least, world.api, n))
+        await runtime.outbox.wait_until(lambda: len(runtime.outbox) == 0)
+
+    transport = world.api.transport
+    # Asked once, then remembered: the rest go one by one.
+    assert transport.count("POST", "/api/v1/changes/batch") == 1
+    assert transport.count("POST", "/api/v1/changes") == 5
+    assert len(await recorded(world.api.http)) == 5
 
 
 async def test_hpa_decisions_are_recorded_and_the_replicas_they_set_are_not(
