@@ -205,13 +205,15 @@ class TestSecrets:
         )
         assert base64.b64decode(secret["data"]["api-key"]).decode() == given
 
-    def test_the_api_and_the_operator_share_the_bootstrap_key(self, render: Render) -> None:
+    def test_the_api_gets_the_bootstrap_key_and_the_operator_its_own(self, render: Render) -> None:
         specs = pod_specs(render())
-        reference = {"secretKeyRef": {"name": "changetrail-bootstrap", "key": "api-key"}}
+        bootstrap = {"secretKeyRef": {"name": "changetrail-bootstrap", "key": "api-key"}}
+        own = {"secretKeyRef": {"name": "changetrail-operator-api-key", "key": "api-key"}}
         api_env = env_of(specs["Deployment/changetrail-api"]["containers"][0])
         operator_env = env_of(specs["Deployment/changetrail-operator"]["containers"][0])
-        assert api_env["CHANGETRAIL_BOOTSTRAP_API_KEY"] == reference
-        assert operator_env["CHANGETRAIL_API_KEY"] == reference
+        assert api_env["CHANGETRAIL_BOOTSTRAP_API_KEY"] == bootstrap
+        assert api_env["CHANGETRAIL_OPERATOR_API_KEY"] == own
+        assert operator_env["CHANGETRAIL_API_KEY"] == own
 
     def test_existing_secrets_replace_the_chart_secrets(self, render: Render) -> None:
         manifests = render(CI / "existing-secret-values.yaml")
@@ -226,7 +228,11 @@ class TestSecrets:
             "secretKeyRef": {"name": "changetrail-credentials", "key": "database-url"}
         }
         operator_env = env_of(specs["Deployment/changetrail-operator"]["containers"][0])
-        assert operator_env["CHANGETRAIL_API_KEY"] == api_env["CHANGETRAIL_BOOTSTRAP_API_KEY"]
+        assert operator_env["CHANGETRAIL_API_KEY"] == {
+            "secretKeyRef": {"name": "changetrail-credentials", "key": "operator-api-key"}
+        }
+        # The user made the operator's key: the API is not asked to create one.
+        assert "CHANGETRAIL_OPERATOR_API_KEY" not in api_env
         # Without the hook Job, the single API pod migrates in its init container.
         assert [c["name"] for c in api["initContainers"]] == ["migrate"]
         assert not [m for m in manifests if m["kind"] == "Job"]
@@ -393,7 +399,8 @@ class TestRollouts:
         # Two separate helm runs (the renderer caches by arguments), so two generated keys.
         first = render()
         second = render(overrides={"cluster.environment": "staging"})
-        assert find(first, "Secret")["data"] != find(second, "Secret")["data"]
+        for secret in ("changetrail-bootstrap", "changetrail-operator-api-key"):
+            assert find(first, "Secret", secret)["data"] != find(second, "Secret", secret)["data"]
         assert self.checksums(first) == self.checksums(second)
 
     def test_pod_annotations_from_values_are_kept(self, render: Render) -> None:

@@ -42,12 +42,16 @@ def test_a_central_api_and_a_key_are_required_without_an_api(
     assert "operator.apiKey.existingSecret" in error
 
 
-def test_an_own_key_replaces_the_bootstrap_key_in_a_full_release(render: Render) -> None:
+def test_an_existing_secret_replaces_the_generated_key_in_a_full_release(render: Render) -> None:
     manifests = render(overrides={"operator.apiKey.existingSecret": "operator-key"})
     env = env_of(pod_specs(manifests)["Deployment/changetrail-operator"]["containers"][0])
     assert env["CHANGETRAIL_API_KEY"] == {
         "secretKeyRef": {"name": "operator-key", "key": "api-key"}
     }
+    # Neither generated nor passed to the API: the key is the user's to create.
+    assert not [m for m in manifests if m["metadata"]["name"] == "changetrail-operator-api-key"]
+    api_env = env_of(pod_specs(manifests)["Deployment/changetrail-api"]["containers"][0])
+    assert "CHANGETRAIL_OPERATOR_API_KEY" not in api_env
 
 
 def test_watching_secrets_passes_a_generated_hash_key_from_a_secret(render: Render) -> None:

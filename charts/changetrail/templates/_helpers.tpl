@@ -166,6 +166,9 @@ combination fails `helm install` with a message rather than a half-working relea
 {{- fail "api.enabled=false: set operator.apiKey.existingSecret to a Secret holding the operator's own API key" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.operator.apiKey.existingSecret .Values.api.enabled (eq .Values.operator.apiKey.existingSecret (include "changetrail.bootstrapSecretName" .)) (eq .Values.operator.apiKey.existingSecretKey (include "changetrail.bootstrapSecretKey" .)) }}
+{{- fail "operator.apiKey names the bootstrap key, an admin key: give the operator a key of its own (or leave operator.apiKey.existingSecret empty and the chart makes one)" }}
+{{- end }}
 {{- if include "changetrail.usesPostgresql" . }}
 {{- if not (or .Values.database.postgresql.url .Values.database.postgresql.existingSecret) }}
 {{- fail "database.type=postgresql needs database.postgresql.url or database.postgresql.existingSecret" }}
@@ -197,23 +200,30 @@ combination fails `helm install` with a message rather than a half-working relea
 {{- end }}
 
 {{/*
-Where the operator reports, and with which key: its own key from operator.apiKey when given
-(an operator-only release must give one), else this release's bootstrap key.
+Where the operator reports, and with which key: its own key from operator.apiKey.existingSecret
+when given (an operator-only release must give one), else a key the chart generates into a
+Secret of its own and the API creates at start with the operator's scopes only. Never the
+bootstrap key: that one is admin.
 */}}
 {{- define "changetrail.operatorApiUrl" -}}
 {{- default (include "changetrail.apiUrl" .) .Values.operator.apiUrl }}
 {{- end }}
 
 {{- define "changetrail.operatorKeySecretName" -}}
-{{- default (include "changetrail.bootstrapSecretName" .) .Values.operator.apiKey.existingSecret }}
+{{- default (printf "%s-api-key" (include "changetrail.operatorFullname" .)) .Values.operator.apiKey.existingSecret }}
 {{- end }}
 
 {{- define "changetrail.operatorKeySecretKey" -}}
 {{- if .Values.operator.apiKey.existingSecret }}
 {{- .Values.operator.apiKey.existingSecretKey }}
-{{- else }}
-{{- include "changetrail.bootstrapSecretKey" . }}
+{{- else -}}
+api-key
 {{- end }}
+{{- end }}
+
+{{/* Whether the chart generates the operator's key and has this release's API create it. */}}
+{{- define "changetrail.generatesOperatorKey" -}}
+{{- if and .Values.api.enabled .Values.operator.enabled (not .Values.operator.apiKey.existingSecret) }}true{{ end }}
 {{- end }}
 
 {{/* The Secret holding the key of the keyed hash of Secret values, and the key inside it. */}}
