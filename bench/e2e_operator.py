@@ -45,6 +45,7 @@ MASS_NAMESPACES = 10
 LATENCY_NAMESPACE = "bench-latency"
 CREATE_CONCURRENCY = 16
 CATCH_UP_TIMEOUT_SECONDS = 1800.0
+RECORDED_POLL_SECONDS = 0.5  # how often the records are counted while catching up
 CAUGHT_UP = "Caught up with the cluster"
 # The kinds created en masse, where they are listed, and what a summary of a change says.
 MASS_KINDS = (
@@ -337,16 +338,19 @@ async def measure(running: Running, args: argparse.Namespace) -> dict[str, float
                 args.secrets,
             ),
         )
-        results["create_seconds"] = time.monotonic() - started
+        created = time.monotonic()
+        results["create_seconds"] = created - started
         expected = (
             args.deployments + args.configmaps + args.statefulsets + args.daemonsets + args.secrets
         )
         deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
-        while (recorded := mass_records(stack.changes)) < expected:
+        while (recorded := await asyncio.to_thread(mass_records, stack.changes)) < expected:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {recorded} of {expected} creations recorded")
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(RECORDED_POLL_SECONDS)
         results["catch_up_seconds"] = time.monotonic() - started
+        # The figure the catch-up target is about: how long the records lag the cluster.
+        results["recorded_after_last_s"] = time.monotonic() - created
         results["rss_loaded_mib"] = rss_mib(operator_pid)
         results["raw_objects_mib"] = await raw_size_bytes(kube) / 2**20
 
@@ -410,6 +414,8 @@ def main(argv: list[str] | None = None) -> None:
     worst = max(results[key] for key in results if key.endswith("latency_p99_ms"))
     target = "met" if worst < 1000 else "MISSED"
     print(f"  p99 < 1 s target: {target}")
+    lag = results["recorded_after_last_s"]
+    print(f"  all recorded within 10 s of the last creation: {'met' if lag <= 10 else 'MISSED'}")
     for phase in ("loaded", "restarted"):
         growth = results[f"rss_{phase}_mib"] - results["rss_idle_mib"]
         print(
