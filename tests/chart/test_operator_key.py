@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from .fake_cluster import FakeCluster
 from .rendering import (
     CI_VALUES_FILES,
+    NAMESPACE,
+    RELEASE,
     Manifest,
     Render,
     RenderError,
@@ -19,6 +23,8 @@ from .rendering import (
     env_of,
     find,
     pod_specs,
+    run_helm,
+    template_args,
 )
 
 GENERATED = "changetrail-operator-api-key"
@@ -131,3 +137,34 @@ def test_an_operator_key_naming_the_bootstrap_key_is_refused(render_error: Rende
         }
     )
     assert "operator.apiKey names the bootstrap key" in error
+
+
+def _rendered_against(helm: Path, cluster: FakeCluster, workdir: Path) -> list[Manifest]:
+    """What `helm upgrade` would apply to this cluster: `lookup` reads its Secrets."""
+    with cluster.serving(workdir) as kubeconfig:
+        args = template_args((), {}, RELEASE, NAMESPACE)
+        result = run_helm(
+            helm, *args, f"--kubeconfig={kubeconfig}", "--dry-run=server",
+            "--disable-openapi-validation",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def test_an_upgrade_keeps_the_generated_key(helm: Path, tmp_path: Path) -> None:
+    installed = FakeCluster()
+    first = _rendered_against(helm, installed, tmp_path)  # nothing there yet: a new key
+    for name in (GENERATED, "changetrail-bootstrap"):
+        installed.add_secret(RELEASE, NAMESPACE, name, find(first, "Secret", name)["data"])
+
+    upgraded = _rendered_against(helm, installed, tmp_path)
+
+    assert _decoded(find(upgraded, "Secret", GENERATED)) == _decoded(
+        find(first, "Secret", GENERATED)
+    )
+    assert _decoded(find(upgraded, "Secret", "changetrail-bootstrap")) == _decoded(
+        find(first, "Secret", "changetrail-bootstrap")
+    )
+    # A fresh install (the Secret gone) gets another key.
+    fresh = _rendered_against(helm, FakeCluster(), tmp_path)
+    assert _decoded(find(fresh, "Secret", GENERATED)) != _decoded(find(first, "Secret", GENERATED))
