@@ -42,6 +42,7 @@ from tests.e2e.harness.controlplane import (
 from tests.e2e.harness.database import throwaway_database_url
 from tests.e2e.harness.kube import Kubectl
 from tests.e2e.harness.node import NodeNetwork, NodeParts, RealNode, missing_prerequisites
+from tests.e2e.harness.operator_key import operator_key
 from tests.e2e.harness.records import NamespaceRecords, wait_until_operator_records
 from tests.e2e.harness.stack import (
     RELEASE_NAME,
@@ -264,6 +265,8 @@ def _local_stack(
             database_url=database_url,
             operator_kubeconfig=operator_kubeconfig,
             api_key=api_key,
+            # The key the chart generated for its operator, as its pod would be given it.
+            operator_api_key=operator_key(cluster.kubectl),
         )
         _running.append(stack)
         try:

@@ -140,6 +140,11 @@ class Stack:
     database_url: str
     operator_kubeconfig: Path
     api_key: str = field(default_factory=lambda: f"ak_live_e2e{secrets.token_hex(16)}")
+    # The operator's own key, as the chart gives it: the API creates it with the operator's
+    # scopes only (CHANGETRAIL_OPERATOR_API_KEY); the operator never holds the admin key.
+    operator_api_key: str = field(
+        default_factory=lambda: f"ak_live_e2eoperator{secrets.token_hex(16)}"
+    )
     api_port: int = field(default_factory=free_port)
     operator_env: dict[str, str] = field(default_factory=dict)
     operator_args: list[str] = field(default_factory=list)
@@ -165,6 +170,7 @@ class Stack:
                 **os.environ,
                 "CHANGETRAIL_DATABASE_URL": self.database_url,
                 "CHANGETRAIL_BOOTSTRAP_API_KEY": self.api_key,
+                "CHANGETRAIL_OPERATOR_API_KEY": self.operator_api_key,
                 # The benchmark and the fault scenarios post in bursts from one key.
                 "CHANGETRAIL_RATE_LIMIT_PER_MINUTE": "0",
             },
@@ -178,7 +184,7 @@ class Stack:
                 **os.environ,
                 "KUBECONFIG": str(self.operator_kubeconfig),
                 "CHANGETRAIL_API_URL": self.api_url,
-                "CHANGETRAIL_API_KEY": self.api_key,
+                "CHANGETRAIL_API_KEY": self.operator_api_key,
                 "CHANGETRAIL_CLUSTER_NAME": CLUSTER_NAME,
                 "CHANGETRAIL_ENVIRONMENT": ENVIRONMENT,
                 "CHANGETRAIL_WATCH_NAMESPACES": "",
