@@ -368,11 +368,67 @@ async def test_services_are_resolved_once_per_name_for_a_whole_batch(
         outbox.offer(_delivery(str(n), uid=str(n), service=f"svc-{n % 3}"))
     await _drained(outbox)
 
-    looked_up = [body for method, path, body in api.calls if path == "/api/v1/services"]
-    assert len(looked_up) == 6  # a GET and a POST for each of the three names
+    asked = [(method, body) for method, path, body in api.calls if path == "/api/v1/services"]
+    # One listing of what exists (nothing), then each new name created without a look-up.
+    assert [method for method, _ in asked] == ["GET", "POST", "POST", "POST"]
+    assert sorted(body["name"] for method, body in asked if method == "POST") == [
+        "svc-0",
+        "svc-1",
+        "svc-2",
+    ]
     assert len(api.requests_of_changes()) == 1
     [(_, _, batch)] = [call for call in api.calls if call[1] == BATCH]
     assert {change["service_id"] for change in batch["changes"]} == {"svc_1"}
+
+
+async def test_services_that_exist_are_listed_once_and_never_looked_up_by_name(
+    make_outbox: OutboxFactory, api: FakeApi
+) -> None:
+    def listing(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        names = ["svc-0", "svc-1"][offset : offset + 1]  # one per page, to follow the pages
+        data = [{"id": f"id-{name}", "name": name} for name in names]
+        return httpx.Response(200, json={"data": data, "meta": {"has_more": offset < 1}})
+
+    api.script = [listing, listing]
+    outbox = make_outbox(capacity=20)
+    for n in range(6):
+        outbox.offer(_delivery(str(n), uid=str(n), service=f"svc-{n % 3}"))
+    await _drained(outbox)
+
+    asked = [(method, body) for method, path, body in api.calls if path == "/api/v1/services"]
+    assert asked == [("GET", {}), ("GET", {}), ("POST", asked[2][1])]
+    assert asked[2][1]["name"] == "svc-2"
+    [(_, _, batch)] = [call for call in api.calls if call[1] == BATCH]
+    assert [change["service_id"] for change in batch["changes"]] == [
+        "id-svc-0",
+        "id-svc-1",
+        "svc_1",
+    ] * 2
+
+
+async def test_a_rounds_rollouts_are_completed_each_in_order(
+    make_outbox: OutboxFactory, api: FakeApi
+) -> None:
+    outbox = make_outbox(capacity=50)
+    rollouts = [
+        _delivery(f"rollout {n}", uid=str(n), service=None, outcome=Outcome.IN_PROGRESS)
+        for n in range(20)
+    ]
+    for delivery in rollouts:
+        outbox.offer(delivery)
+    ids = [delivery.changes[0].external_id or "" for delivery in rollouts]
+    # Each rollout superseded, then (a later event of the same object) rolled back.
+    outbox.offer(Delivery([], completions=[Completion(i, Outcome.SUPERSEDED, None) for i in ids]))
+    outbox.offer(Delivery([], completions=[Completion(i, Outcome.ROLLED_BACK, None) for i in ids]))
+    await _drained(outbox)
+
+    patched = [(path, body["outcome"]) for method, path, body in api.calls if method == "PATCH"]
+    assert len(patched) == 40
+    for external_id in ids:
+        path = f"{SINGLE}/{api.stored[external_id]}"
+        assert [outcome for p, outcome in patched if p == path] == ["superseded", "rolled_back"]
+    assert outbox.recorded == 20
 
 
 async def test_a_full_queue_refuses_more(outbox: Outbox, api: FakeApi) -> None:

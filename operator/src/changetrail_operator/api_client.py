@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -12,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from changetrail_operator.drafts import ChangeDraft, Completion
+from changetrail_operator.drafts import ChangeDraft, Completion, Outcome
 from changetrail_operator.hashing import JsonDict
 
 logger = logging.getLogger(__name__)
@@ -21,9 +22,14 @@ PUT_BATCH = 500  # the state store's limit per request
 CHANGES_BATCH_PATH = "/api/v1/changes/batch"
 CHANGES_BATCH_LIMIT = 1000  # the batch endpoint's limit per request
 LOAD_PAGE = 250  # states per page when loading: what a start holds parsed at once
-# Ids of recently posted changes, by external_id: a rollout usually ends within minutes of its
-# record, so completing it needs no look-up. Older ones are looked up by external_id.
+# Ids of recently posted rollouts (changes posted in progress, the only ones completed later), by
+# external_id: a rollout usually ends within minutes of its record, so completing it needs no
+# look-up. Older ones are looked up by external_id.
 RECENT_CHANGE_IDS = 4096
+# Services listed at the first use of any: a start that meets thousands of workloads then asks
+# the API about none of the services that exist, and creates the new ones without looking first.
+SERVICES_LISTED = 5000
+SERVICES_PAGE = 100
 
 
 class ApiError(Exception):
@@ -129,6 +135,10 @@ class ChangetrailClient:
         self._http = http
         self._create_services = create_services
         self._service_ids: dict[str, str | None] = {}
+        self._services_listing = asyncio.Lock()
+        self._services_listed = False
+        # Whether the listing held every service: then a name not in it is new.
+        self._services_complete = False
         self._change_ids: OrderedDict[str, str] = OrderedDict()
 
     async def _request(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
@@ -144,7 +154,7 @@ class ChangetrailClient:
         response = await self._request(
             "POST", "/api/v1/changes", "record change", json=change_payload(draft, service_id)
         )
-        if draft.external_id:
+        if draft.external_id and draft.outcome is Outcome.IN_PROGRESS:
             change_id = (response.json().get("data") or {}).get("id")
             if isinstance(change_id, str):
                 self._remember(draft.external_id, change_id)
@@ -173,7 +183,11 @@ class ChangetrailClient:
             status = str(answer.get("status")) if isinstance(answer, dict) else "invalid"
             if status in {"created", "existing"}:
                 change_id = (answer.get("change") or {}).get("id")
-                if draft.external_id and isinstance(change_id, str):
+                if (
+                    draft.external_id
+                    and draft.outcome is Outcome.IN_PROGRESS
+                    and isinstance(change_id, str)
+                ):
                     self._remember(draft.external_id, change_id)
                 outcomes.append(BatchOutcome(status))
             else:
@@ -225,20 +239,49 @@ class ChangetrailClient:
         if name in self._service_ids:
             return self._service_ids[name]
         try:
-            found = await self._find_service(name)
+            await self._list_services()
+            if name in self._service_ids:
+                return self._service_ids[name]
+            # A name missing from a complete listing is new: no need to look it up first.
+            found = None if self._services_complete else await self._find_service(name)
             if found is None and self._create_services:
-                response = await self._http_create_service(name)
-                found = response if response is not None else await self._find_service(name)
+                found = await self._http_create_service(name)
+                if found is None:  # created concurrently by someone else: look it up
+                    found = await self._find_service(name)
         except RetryableError as error:
             if error.status != 403:
                 raise
             logger.warning("The API key may not read or create services; recording without.")
             self._create_services = False
+            self._services_listed = self._services_complete = True  # no use asking again
             found = None
         # Unknown services stay unknown until restart when creation is off; that is cheaper
         # than asking the API on every change of an unmapped workload.
         self._service_ids[name] = found
         return found
+
+    async def _list_services(self) -> None:
+        """Take in the services that exist, once per process, up to ``SERVICES_LISTED``."""
+        async with self._services_listing:
+            if self._services_listed:
+                return
+            offset = 0
+            while offset < SERVICES_LISTED:
+                response = await self._request(
+                    "GET",
+                    "/api/v1/services",
+                    "list services",
+                    params={"limit": SERVICES_PAGE, "offset": offset},
+                )
+                body = response.json()
+                items = body.get("data") or []
+                for item in items:
+                    self._service_ids.setdefault(str(item["name"]), str(item["id"]))
+                offset += len(items)
+                if not items or not (body.get("meta") or {}).get("has_more"):
+                    self._services_complete = True
+                    break
+            self._services_listed = True
 
     async def _find_service(self, name: str) -> str | None:
         response = await self._request(

@@ -21,8 +21,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from changetrail_operator import metrics
 from changetrail_operator.api_client import (
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 SINGLE_POSTS_SECONDS = 600.0
 # Services looked up or created at once on a round's first use of their names.
 SERVICE_LOOKUPS_AT_ONCE = 8
+# Rollouts completed at once (one request each: the API completes one change per request).
+COMPLETIONS_AT_ONCE = 8
 
 
 @dataclass(slots=True)
@@ -73,7 +76,7 @@ class Outbox:
         retry_max: float = 60.0,
         rand: Callable[[], float] = random.random,
         batch_max: int = 500,
-        batch_wait: float = 0.1,
+        batch_wait: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
@@ -189,11 +192,9 @@ class Outbox:
         # Every change of the round before any completion: a completion may end a rollout
         # recorded by an earlier delivery of the same round.
         await self._post_changes(deliveries)
+        await self._complete_all(deliveries)
         to_store: dict[tuple[str, str], StoredObject] = {}
         for delivery in deliveries:
-            while delivery.completed < len(delivery.completions):
-                await self._complete(delivery.completions[delivery.completed])
-                delivery.completed += 1
             if delivery.forget is not None:
                 # States stored earlier in this round must land before a removal.
                 await self._flush(to_store)
@@ -205,6 +206,27 @@ class Outbox:
             if delivery.store is not None:
                 to_store[(delivery.store.kind, delivery.store.uid)] = delivery.store
         await self._flush(to_store)
+
+    async def _complete_all(self, deliveries: list[Delivery]) -> None:
+        """Complete the round's ended rollouts, a few at a time: a catch-up ends thousands.
+        One rollout's completions stay in order. A failure retries them all with the round;
+        the API takes the same completion twice."""
+        by_rollout: dict[str, list[Completion]] = {}
+        for delivery in deliveries:
+            for completion in delivery.completions[delivery.completed :]:
+                by_rollout.setdefault(completion.external_id, []).append(completion)
+        if not by_rollout:
+            return
+        limit = asyncio.Semaphore(COMPLETIONS_AT_ONCE)
+
+        async def complete_in_order(completions: list[Completion]) -> None:
+            async with limit:
+                for completion in completions:
+                    await self._complete(completion)
+
+        await _all_of(complete_in_order(completions) for completions in by_rollout.values())
+        for delivery in deliveries:
+            delivery.completed = len(delivery.completions)
 
     async def _post_changes(self, deliveries: list[Delivery]) -> None:
         unposted = [
@@ -280,11 +302,7 @@ class Outbox:
                     self._rejected(f"the service {name!r}", error)
                     resolved[name] = None
 
-        unique = {name for name in names if name}
-        results = await asyncio.gather(*(resolve(name) for name in unique), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        await _all_of(resolve(name) for name in {name for name in names if name})
         return resolved
 
     async def _flush(self, to_store: dict[tuple[str, str], StoredObject]) -> None:
@@ -330,6 +348,15 @@ class Outbox:
             )
             return
         metrics.ROLLOUTS_COMPLETED.labels(outcome=completion.outcome.value).inc()
+
+
+async def _all_of(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run them all to their end, then raise the first failure, if any (a retry of the round
+    then starts from a known state, with nothing of it still running)."""
+    results = await asyncio.gather(*coroutines, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _requests(

@@ -36,7 +36,7 @@ class OperatorSettings(BaseSettings):
     # Pending changes are posted together: at most this many per request (the API takes up to
     # 1,000), sent once that many wait or the oldest has waited ``batch_wait_seconds``.
     batch_max: int = Field(default=500, ge=1, le=1000)
-    batch_wait_seconds: float = Field(default=0.1, ge=0)
+    batch_wait_seconds: float = Field(default=0.05, ge=0)
     operator_health_port: int = Field(default=8081, ge=0, le=65535)
     operator_metrics_port: int = Field(default=9090, ge=0, le=65535)
     # Watch requests end on the server after this long and are re-opened by kopf; the client
