@@ -12,6 +12,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from changetrail_operator import api_client
 from changetrail_operator.api_client import ChangetrailClient, StoredObject
 from changetrail_operator.drafts import ChangeDraft, ChangeType, Completion, Outcome
 from changetrail_operator.outbox import SINGLE_POSTS_SECONDS, Delivery, Outbox
@@ -34,6 +35,7 @@ class FakeApi:
         self.batch_supported = True
         self.invalid: set[str] = set()  # summaries answered as invalid
         self.stored: dict[str, str] = {}  # external_id → change id
+        self.services: dict[str, str] = {}  # name → id of the services that exist
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body: Any = json.loads(request.content) if request.content else {}
@@ -44,7 +46,7 @@ class FakeApi:
                 return response
         path = request.url.path
         if path == "/api/v1/services" and request.method == "GET":
-            return httpx.Response(200, json={"data": [], "meta": {}})
+            return self._services(request.url.params)
         if path == "/api/v1/services":
             return httpx.Response(201, json={"data": {"id": "svc_1", "name": body["name"]}})
         if path == "/api/v1/operator/objects":
@@ -64,6 +66,15 @@ class FakeApi:
         if path.startswith(SINGLE + "/") and request.method == "PATCH":
             return httpx.Response(200, json={"data": {"id": path.rsplit("/", 1)[1]}})
         raise AssertionError(f"unexpected request {request.method} {path}")
+
+    def _services(self, params: httpx.QueryParams) -> httpx.Response:
+        items = [{"id": id_, "name": name} for name, id_ in self.services.items()]
+        if "name" in params:
+            found = [item for item in items if item["name"] == params["name"]]
+            return httpx.Response(200, json={"data": found, "meta": {}})
+        offset, limit = int(params["offset"]), int(params["limit"])
+        meta = {"has_more": offset + limit < len(items)}
+        return httpx.Response(200, json={"data": items[offset : offset + limit], "meta": meta})
 
     def store(self, change: dict[str, Any]) -> dict[str, Any]:
         if change["summary"] in self.invalid:
@@ -382,15 +393,10 @@ async def test_services_are_resolved_once_per_name_for_a_whole_batch(
 
 
 async def test_services_that_exist_are_listed_once_and_never_looked_up_by_name(
-    make_outbox: OutboxFactory, api: FakeApi
+    make_outbox: OutboxFactory, api: FakeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def listing(request: httpx.Request) -> httpx.Response:
-        offset = int(request.url.params["offset"])
-        names = ["svc-0", "svc-1"][offset : offset + 1]  # one per page, to follow the pages
-        data = [{"id": f"id-{name}", "name": name} for name in names]
-        return httpx.Response(200, json={"data": data, "meta": {"has_more": offset < 1}})
-
-    api.script = [listing, listing]
+    monkeypatch.setattr(api_client, "SERVICES_PAGE", 1)  # to follow the pages
+    api.services = {"svc-0": "id-svc-0", "svc-1": "id-svc-1"}
     outbox = make_outbox(capacity=20)
     for n in range(6):
         outbox.offer(_delivery(str(n), uid=str(n), service=f"svc-{n % 3}"))
@@ -405,6 +411,26 @@ async def test_services_that_exist_are_listed_once_and_never_looked_up_by_name(
         "id-svc-1",
         "svc_1",
     ] * 2
+
+
+async def test_beyond_the_listed_services_a_name_is_looked_up_before_it_is_created(
+    make_outbox: OutboxFactory, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api_client, "SERVICES_LISTED", 1)
+    monkeypatch.setattr(api_client, "SERVICES_PAGE", 1)
+    api.services = {"svc-0": "id-svc-0", "svc-1": "id-svc-1"}
+    outbox = make_outbox(capacity=20)
+    outbox.offer(_delivery("0", uid="0", service="svc-0"))
+    outbox.offer(_delivery("1", uid="1", service="svc-1"))
+    outbox.offer(_delivery("2", uid="2", service="svc-2"))
+    await _drained(outbox)
+
+    # The listing, then a look-up of each name beyond it, and the one missing created.
+    asked = [(m, b) for m, p, b in api.calls if p == "/api/v1/services"]
+    assert sorted(method for method, _ in asked) == ["GET", "GET", "GET", "POST"]
+    assert [body["name"] for method, body in asked if method == "POST"] == ["svc-2"]
+    [(_, _, batch)] = [call for call in api.calls if call[1] == BATCH]
+    assert [c["service_id"] for c in batch["changes"]] == ["id-svc-0", "id-svc-1", "svc_1"]
 
 
 async def test_a_rounds_rollouts_are_completed_each_in_order(
