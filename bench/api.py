@@ -1,11 +1,21 @@
-"""API benchmarks on a real PostgreSQL: ingest against a raw-psycopg ceiling, lists at scale.
+"""API benchmarks: single posts and batches against a bare endpoint's ceiling, lists at scale.
 
-Ingest: ``POST /api/v1/changes`` through the real server (uvicorn, one worker) at 32 concurrent
-connections driven by wrk, beside ``bench.baseline_server``, a minimal FastAPI endpoint doing the
-same single-row insert with raw psycopg, both loaded by the same client in the same run.
-Lists: filtered pages over a large table (``BENCH_LIST_ROWS``, default 1,000,000) through the
-API, beside the same page query run directly with psycopg (the page alone, without the API,
-auth or ``meta.total``).
+Each figure sits beside a baseline measured by the same client in the same run:
+
+- ingest, PostgreSQL: ``POST /api/v1/changes`` through the real server (``changetrail api``) at
+  32 concurrent connections driven by wrk, beside ``bench.baseline_server``, a minimal FastAPI
+  endpoint doing the same single-row insert with raw psycopg;
+- ingest, SQLite (the embedded default): the same against ``bench.baseline_sqlite``, the same
+  insert with the standard library's sqlite3;
+- batches: ``POST /api/v1/changes/batch`` with ``BENCH_BATCH_SIZE`` changes per request (default
+  1,000), in changes per second, against the single posts' rate;
+- lists over ``BENCH_LIST_ROWS`` changes (default 1,000,000): ``GET /api/v1/changes`` beside
+  ``GET /list`` of ``bench.baseline_server``, a bare FastAPI endpoint running the same page query
+  (no auth, no total, no response model), both over HTTP from one client, alternately.
+
+``BENCH_API_PARTS`` picks parts (``pg,sqlite,batch,lists``; all by default),
+``BENCH_API_WORKERS`` the API's worker processes, ``BENCH_ROUNDS`` how many rounds each ingest
+figure is the best of (default 2).
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import json
 import os
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,6 +48,11 @@ CONCURRENCY = 32
 INGEST_SECONDS = int(os.environ.get("BENCH_INGEST_SECONDS", "10"))
 LIST_ROWS = int(os.environ.get("BENCH_LIST_ROWS", "1000000"))
 LIST_ITERATIONS = int(os.environ.get("BENCH_LIST_ITERATIONS", "200"))
+BATCH_SIZE = int(os.environ.get("BENCH_BATCH_SIZE", "1000"))
+BATCH_CONCURRENCY = 4
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+WORKERS = int(os.environ.get("BENCH_API_WORKERS", "1"))
+PARTS = set(os.environ.get("BENCH_API_PARTS", "pg,sqlite,batch,lists").split(","))
 BODY = {
     "summary": "Deploy v2.1.0 to production",
     "change_type": "deployment",
@@ -109,17 +125,25 @@ def _milliseconds(text: str) -> float:
     raise ValueError(text)
 
 
-def load(base: str, path: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
+def load(
+    base: str,
+    path: str,
+    headers: dict[str, str],
+    seconds: int,
+    *,
+    body: Any = None,
+    connections: int = CONCURRENCY,
+) -> dict[str, float]:
     """Drive ``path`` with wrk (C, so the client is never the bottleneck) for ``seconds``."""
     header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % (json.dumps(BODY), header_lines))
+        script.write(WRK_SCRIPT % (json.dumps(BODY if body is None else body), header_lines))
     try:
         output = subprocess.run(
             [
                 "wrk",
                 "-t2",
-                f"-c{CONCURRENCY}",
+                f"-c{connections}",
                 f"-d{seconds}s",
                 "--latency",
                 "-s",
@@ -134,35 +158,100 @@ def load(base: str, path: str, headers: dict[str, str], seconds: int) -> dict[st
         os.unlink(script.name)
     if "Non-2xx or 3xx responses" in output:
         raise RuntimeError(f"requests failed against {base}{path}:\n{output}")
-    found = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    found = dict(re.findall(r"^\s+(50|99)%\s+(\S+)[ \t]*$", output, re.MULTILINE))
+    if len(found) < 2:
+        raise RuntimeError(f"no latency distribution from wrk for {base}{path}:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "p50_ms": _milliseconds(found["50"]), "p99_ms": _milliseconds(found["99"])}
 
 
-def bench_ingest(database_url: str, org_id: str) -> dict[str, dict[str, float]]:
-    api_env = {
+def _api_command() -> list[str]:
+    changetrail = str(Path(sys.executable).parent / "changetrail")
+    return [changetrail, "api", "--host", "127.0.0.1", "--workers", str(WORKERS)]
+
+
+def _api_env(database_url: str) -> dict[str, str]:
+    return {
         "CHANGETRAIL_DATABASE_URL": database_url,
         "CHANGETRAIL_BOOTSTRAP_API_KEY": ADMIN_KEY,
         "CHANGETRAIL_RATE_LIMIT_PER_MINUTE": "0",
         "CHANGETRAIL_LOG_LEVEL": "warning",
         "CHANGETRAIL_DB_POOL_SIZE": "20",
     }
-    baseline_env = {"BASELINE_DATABASE_URL": database_url, "BASELINE_ORG_ID": org_id}
-    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
-    api_cmd = [str(Path(sys.executable).parent / "changetrail"), "api", "--host", "127.0.0.1"]
-    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    results: dict[str, list[dict[str, float]]] = {"baseline": [], "api": []}
+
+
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+UVICORN = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+
+
+def bench_ingest(
+    api_url: str, baseline: tuple[str, dict[str, str]], *, batches: bool
+) -> dict[str, dict[str, float]]:
+    """Best of ``ROUNDS`` for the baseline, single posts and (when asked) batches."""
+    baseline_app, baseline_env = baseline
+    results: dict[str, list[dict[str, float]]] = {"baseline": [], "api": [], "batch": []}
+    batch = {"changes": [BODY] * BATCH_SIZE}
     with (
-        serve([*uvicorn, "bench.baseline_server:app"], baseline_env, "/healthz") as baseline,
-        serve(api_cmd, api_env, "/readyz") as api,
+        serve([*UVICORN, baseline_app], baseline_env, "/healthz") as bare,
+        serve(_api_command(), _api_env(api_url), "/readyz") as api,
     ):
         # Warm both, then alternate rounds so drift on a shared machine hits both alike.
-        load(baseline, "/ingest", {}, 3)
-        load(api, "/api/v1/changes", auth, 3)
-        for _ in range(2):
-            results["baseline"].append(load(baseline, "/ingest", {}, INGEST_SECONDS))
-            results["api"].append(load(api, "/api/v1/changes", auth, INGEST_SECONDS))
-    return {name: max(rounds, key=lambda r: r["rps"]) for name, rounds in results.items()}
+        load(bare, "/ingest", {}, 3)
+        load(api, "/api/v1/changes", AUTH, 3)
+        for _ in range(ROUNDS):
+            results["baseline"].append(load(bare, "/ingest", {}, INGEST_SECONDS))
+            results["api"].append(load(api, "/api/v1/changes", AUTH, INGEST_SECONDS))
+            if batches:
+                rates = load(
+                    api,
+                    "/api/v1/changes/batch",
+                    AUTH,
+                    INGEST_SECONDS,
+                    body=batch,
+                    connections=BATCH_CONCURRENCY,
+                )
+                results["batch"].append({**rates, "changes_per_s": rates["rps"] * BATCH_SIZE})
+    return {name: max(rounds, key=lambda r: r["rps"]) for name, rounds in results.items() if rounds}
+
+
+def print_ingest(title: str, baseline_name: str, ingest: dict[str, dict[str, float]]) -> None:
+    base, api = ingest["baseline"], ingest["api"]
+    print(
+        f"  {title}: {CONCURRENCY} concurrent connections (wrk), {WORKERS} API worker(s), "
+        f"best of {ROUNDS} x {INGEST_SECONDS} s"
+    )
+    print(f"    {'':26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, row in ((baseline_name, base), ("POST /api/v1/changes", api)):
+        print(f"    {name:26}{row['rps']:9.0f}{row['p50_ms']:9.1f}{row['p99_ms']:9.1f}")
+    print(f"    throughput ratio api/baseline: {api['rps'] / base['rps']:.2f}  (target >= 0.7)")
+    if "batch" in ingest:
+        batch = ingest["batch"]
+        print(
+            f"    POST /api/v1/changes/batch, {BATCH_SIZE} per request, {BATCH_CONCURRENCY} "
+            f"connections: {batch['changes_per_s']:.0f} changes/s (p50 {batch['p50_ms']:.0f} ms, "
+            f"p99 {batch['p99_ms']:.0f} ms), {batch['changes_per_s'] / api['rps']:.1f}x the "
+            "single posts (target >= 5)"
+        )
+
+
+def bench_sqlite_ingest() -> dict[str, dict[str, float]]:
+    """Single posts (and batches) on SQLite: the API and the bare sqlite3 endpoint, each on
+    its own database file so neither waits for the other's write lock."""
+    with tempfile.TemporaryDirectory() as directory:
+        paths = {name: Path(directory) / f"{name}.db" for name in ("api", "baseline")}
+        for path in paths.values():
+            migrate.upgrade(f"sqlite:///{path}")
+            with sqlite3.connect(path) as connection:
+                connection.execute(
+                    "INSERT INTO organisations (id, slug, name, created_at) "
+                    "VALUES ('org_bench', 'default', 'default', datetime('now'))"
+                )
+        baseline_env = {"BASELINE_SQLITE_PATH": str(paths["baseline"])}
+        return bench_ingest(
+            f"sqlite:///{paths['api']}",
+            ("bench.baseline_sqlite:app", baseline_env),
+            batches="batch" in PARTS,
+        )
 
 
 # --- lists at scale ---------------------------------------------------------------------------
@@ -287,54 +376,69 @@ LIST_CASES: list[tuple[str, dict[str, Any], str, tuple[Any, ...]]] = [
 
 
 def bench_lists(database_url: str, org_id: str) -> list[dict[str, Any]]:
-    env = {
-        "CHANGETRAIL_DATABASE_URL": database_url,
-        "CHANGETRAIL_BOOTSTRAP_API_KEY": ADMIN_KEY,
-        "CHANGETRAIL_RATE_LIMIT_PER_MINUTE": "0",
-        "CHANGETRAIL_LOG_LEVEL": "warning",
-    }
-    api_cmd = [str(Path(sys.executable).parent / "changetrail"), "api", "--host", "127.0.0.1"]
-    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    baseline_env = {"BASELINE_DATABASE_URL": database_url, "BASELINE_ORG_ID": org_id}
     results = []
     with (
-        serve(api_cmd, env, "/readyz") as base,
-        httpx.Client(base_url=base, headers=auth) as client,
-        psycopg.connect(database_url) as connection,
+        serve([*UVICORN, "bench.baseline_server:app"], baseline_env, "/healthz") as bare,
+        serve(_api_command(), _api_env(database_url), "/readyz") as api,
+        httpx.Client(headers=AUTH) as client,
     ):
-        for name, params, condition, args in LIST_CASES:
-            offset = int(params.get("offset", 0))
-            query = (
-                "SELECT c.* FROM changes c WHERE c.org_id = %s "
-                + condition
-                + " ORDER BY c.created_at DESC, c.id DESC LIMIT 25 OFFSET %s"
-            )
-            raw: list[float] = []
-            api: list[float] = []
+        for name, params, _condition, _args in LIST_CASES:
+            query = {"limit": 25, **params}
+            for _warm in range(5):
+                client.get(f"{bare}/list", params=query).raise_for_status()
+                client.get(f"{api}/api/v1/changes", params=query).raise_for_status()
+            bare_times: list[float] = []
+            api_times: list[float] = []
             total = 0
             for _ in range(LIST_ITERATIONS):
                 started = time.perf_counter()
-                connection.execute(query, (org_id, *args, offset)).fetchall()
-                raw.append(time.perf_counter() - started)
+                client.get(f"{bare}/list", params=query).raise_for_status()
+                bare_times.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                response = client.get("/api/v1/changes", params={"limit": 25, **params})
-                api.append(time.perf_counter() - started)
+                response = client.get(f"{api}/api/v1/changes", params=query)
+                api_times.append(time.perf_counter() - started)
                 response.raise_for_status()
                 total = response.json()["meta"]["total"]
             results.append(
                 {
                     "case": name,
                     "total": total,
-                    "api_p50": percentile(api, 0.5) * 1000,
-                    "api_p99": percentile(api, 0.99) * 1000,
-                    "raw_p50": percentile(raw, 0.5) * 1000,
-                    "raw_p99": percentile(raw, 0.99) * 1000,
+                    "api_p50": percentile(api_times, 0.5) * 1000,
+                    "api_p99": percentile(api_times, 0.99) * 1000,
+                    "raw_p50": percentile(bare_times, 0.5) * 1000,
+                    "raw_p99": percentile(bare_times, 0.99) * 1000,
                 }
             )
     return results
 
 
+def print_lists(rows: list[dict[str, Any]]) -> None:
+    print(f"  lists over {LIST_ROWS:,} changes, {LIST_ITERATIONS} requests per case, alternating")
+    print(
+        f"    {'case':24}{'total':>10}{'api p50':>9}{'api p99':>9}{'bare p50':>10}"
+        f"{'bare p99':>10}{'p50 x':>7}{'p99 x':>7}"
+    )
+    for row in rows:
+        print(
+            f"    {row['case']:24}{row['total']:>10,}{row['api_p50']:9.1f}"
+            f"{row['api_p99']:9.1f}{row['raw_p50']:10.1f}{row['raw_p99']:10.1f}"
+            f"{row['api_p50'] / max(row['raw_p50'], 1e-6):7.1f}"
+            f"{row['api_p99'] / max(row['raw_p99'], 1e-6):7.1f}"
+        )
+    print(
+        "    (ms over HTTP; 'bare' is bench.baseline_server's /list: the same page query in a "
+        "bare FastAPI endpoint, without auth or total; targets: p50 x <= 2, p99 x <= 3)"
+    )
+
+
 def main() -> None:
-    print("API (PostgreSQL; BENCH_DURABLE=1 turns fsync on)")
+    if "sqlite" in PARTS:
+        print("API on SQLite (the embedded default)")
+        print_ingest("ingest", "bare sqlite3 endpoint", bench_sqlite_ingest())
+    if not PARTS & {"pg", "lists"}:
+        return
+    print("API on PostgreSQL (BENCH_DURABLE=1 turns fsync on)")
     durable = os.environ.get("BENCH_DURABLE", "0") == "1"
     with postgres.running(durable=durable) as server:
         with psycopg.connect(server.url(), autocommit=True) as connection:
@@ -348,39 +452,19 @@ def main() -> None:
                 "VALUES (%s, 'default', 'default', now())",
                 (org_id,),
             )
-        ingest = bench_ingest(url, org_id)
-        base, api = ingest["baseline"], ingest["api"]
-        print(
-            f"  ingest, {CONCURRENCY} concurrent connections (wrk), best of 2 x {INGEST_SECONDS} s"
-        )
-        print(f"    {'':22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
-        print(
-            f"    {'raw psycopg baseline':22}{base['rps']:9.0f}{base['p50_ms']:9.1f}"
-            f"{base['p99_ms']:9.1f}"
-        )
-        print(
-            f"    {'POST /api/v1/changes':22}{api['rps']:9.0f}{api['p50_ms']:9.1f}"
-            f"{api['p99_ms']:9.1f}"
-        )
-        print(f"    throughput ratio api/baseline: {api['rps'] / base['rps']:.2f}  (target >= 0.7)")
-
-        with psycopg.connect(url) as connection:
-            connection.execute("DELETE FROM changes")
-            connection.execute("DELETE FROM change_counters")
-            connection.execute("DELETE FROM change_combo_counters")
-        load_rows(url, org_id, LIST_ROWS)
-        print(f"  lists over {LIST_ROWS:,} changes, {LIST_ITERATIONS} requests per case")
-        print(
-            f"    {'case':24}{'total':>10}{'api p50':>9}{'api p99':>9}{'page p50':>10}"
-            f"{'ratio p50':>10}"
-        )
-        for row in bench_lists(url, org_id):
-            print(
-                f"    {row['case']:24}{row['total']:>10,}{row['api_p50']:9.1f}"
-                f"{row['api_p99']:9.1f}{row['raw_p50']:10.2f}"
-                f"{row['api_p50'] / max(row['raw_p50'], 1e-6):10.1f}"
+        if "pg" in PARTS:
+            baseline_env = {"BASELINE_DATABASE_URL": url, "BASELINE_ORG_ID": org_id}
+            ingest = bench_ingest(
+                url, ("bench.baseline_server:app", baseline_env), batches="batch" in PARTS
             )
-        print("    (ms; 'page' is the bare page query via psycopg, without API, auth or total)")
+            print_ingest("ingest", "bare psycopg endpoint", ingest)
+        if "lists" in PARTS:
+            with psycopg.connect(url) as connection:
+                connection.execute("DELETE FROM changes")
+                connection.execute("DELETE FROM change_counters")
+                connection.execute("DELETE FROM change_combo_counters")
+            load_rows(url, org_id, LIST_ROWS)
+            print_lists(bench_lists(url, org_id))
 
 
 if __name__ == "__main__":

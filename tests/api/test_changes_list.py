@@ -260,10 +260,10 @@ class TestDeepPages:
         seeks = 0
         original = repository._seek_by_day
 
-        async def counting_seek(*args: Any) -> tuple[datetime, int] | None:
+        def counting_seek(*args: Any) -> tuple[datetime, int] | None:
             nonlocal seeks
             seeks += 1
-            return await original(*args)
+            return original(*args)
 
         monkeypatch.setattr(repository, "DEEP_OFFSET", 0)
         monkeypatch.setattr(repository, "_seek_by_day", counting_seek)

@@ -14,7 +14,7 @@ from changetrail_api.auth import KeyCache, RateLimiter
 from changetrail_api.changes.endpoints import BATCH_PATH
 from changetrail_api.changes.endpoints import router as changes_router
 from changetrail_api.channels.wiring import install as install_channels
-from changetrail_api.db import create_engine, create_sessionmaker
+from changetrail_api.db import Database, create_engine, create_sessionmaker
 from changetrail_api.errors import install_error_handlers
 from changetrail_api.health import router as health_router
 from changetrail_api.incidents.alertmanager import router as alertmanager_router
@@ -57,6 +57,7 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
         try:
             yield
         finally:
+            await app.state.database.dispose()
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -72,6 +73,7 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.database = Database(settings.database_url, engine)
     app.state.key_cache = KeyCache(settings.auth_cache_seconds)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
 

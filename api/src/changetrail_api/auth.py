@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from changetrail_api.deps import SessionDep
+from changetrail_api.db import session_scope
 from changetrail_api.errors import ProblemError
 from changetrail_api.keys import service as keys_service
 from changetrail_api.scopes import Scope
@@ -107,17 +108,19 @@ _BEARER_SCHEME = HTTPBearer(
 )
 
 
-async def authenticate(
-    request: Request,
-    session: SessionDep,
-    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)] = None,
-) -> Principal:
+async def authenticate(request: Request, session: AsyncSession | None = None) -> Principal:
+    """The caller of this request; ``session`` for the key look-up, else one of its own."""
     token = _bearer(request)
     key_hash = hash_secret(token)
     state = request.app.state
     principal: Principal | None = state.key_cache.get(key_hash)
     if principal is None:
-        row = await keys_service.active_key(session, key_hash)
+        if session is None:
+            # Only a key the cache does not hold costs a session; most requests open none.
+            async with session_scope(state.sessionmaker) as own:
+                row = await keys_service.active_key(own, key_hash)
+        else:
+            row = await keys_service.active_key(session, key_hash)
         if row is None:
             raise ProblemError(401, "Invalid or revoked API key.", headers=_UNAUTHORIZED_HEADERS)
         principal = Principal(org_id=row.org_id, key_id=row.id, scopes=frozenset(row.scopes))
@@ -131,8 +134,15 @@ async def authenticate(
     return principal
 
 
+async def _caller(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)] = None,
+) -> Principal:
+    return await authenticate(request)
+
+
 def require(scope: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+    async def dependency(principal: Principal = Depends(_caller)) -> Principal:
         if not principal.has(scope):
             raise ProblemError(403, f"This API key lacks the '{scope}' scope.")
         return principal

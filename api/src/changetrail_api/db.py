@@ -6,12 +6,15 @@ psycopg's async mode, and migrations run on the synchronous variant of the same 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -23,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from changetrail_api import db_errors, json_safety
+from changetrail_api.errors import ProblemError
 
 
 class UnsupportedDatabaseError(ValueError):
@@ -119,3 +123,124 @@ async def _rollback_quietly(session: AsyncSession) -> None:
     # After a lost connection the rollback fails too; the first error is the one to report.
     with contextlib.suppress(DBAPIError, PoolTimeoutError, OSError):
         await session.rollback()
+
+
+T = TypeVar("T")
+# A unit of work: a plain function of a connection, run in one transaction (see Database).
+Work = Callable[[Connection], T]
+
+
+class Database:
+    """Runs a request's unit of work in one transaction, as cheaply as each backend allows.
+
+    Hot paths (recording and listing changes) hand it a plain function of a connection
+    instead of driving an ``AsyncSession``; the statements are the same Core statements.
+
+    - PostgreSQL: the function runs on an async connection through ``run_sync``, so each
+      statement is one round trip on psycopg's async driver, without the ORM session.
+    - SQLite: the async driver (aiosqlite) hands every call (cursor, execute, fetch, close) to
+      its thread and back, several hops per statement, and each hop waits for the scheduler.
+      Here a write runs on the event loop itself, on the standard library's sqlite3, as a bare
+      sqlite3 endpoint would: an insert and its bookkeeping take a millisecond or less, and
+      while it runs no other coroutine of this process can hold SQLite's write lock halfway.
+      It never waits for that lock on the loop (its busy timeout is 0): when another writer
+      holds it (another process, or a session of this one between two statements), the work
+      is rolled back and run again on a writer thread, which waits as long as any writer
+      would. Reads run on the default thread pool, where a long count cannot stall the loop.
+
+    Database errors leave as the problems ``session_scope`` answers with (``db_errors``).
+    """
+
+    def __init__(self, url: str, engine: AsyncEngine, *, busy_seconds: float = 10.0) -> None:
+        self.engine = engine
+        self._sqlite: tuple[Engine, Engine, ThreadPoolExecutor] | None = None
+        # The loop's own SQLite connection, opened at the first write and kept: a pool's
+        # check-out, check-in and reset would cost as much as the insert.
+        self._on_loop: Connection | None = None
+        if is_sqlite(url):
+            self._sqlite = (
+                _sqlite_sync_engine(url, busy_seconds=0, pool_size=1),
+                _sqlite_sync_engine(url, busy_seconds=busy_seconds, pool_size=5),
+                ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer"),
+            )
+
+    async def write(self, work: Work[T]) -> T:
+        """``work`` in one transaction, committed when it returns, rolled back when it raises."""
+        if self._sqlite is None:
+            return await _problems(self._write_async(work))
+        on_loop, waiting, writer = self._sqlite
+        try:
+            return await _problems(_done(self._on_loop_transaction, on_loop, work))
+        except ProblemError as problem:
+            if problem.status != 503 or not isinstance(problem.__cause__, DBAPIError):
+                raise
+        loop = asyncio.get_running_loop()
+        return await _problems(loop.run_in_executor(writer, _in_transaction, waiting, work))
+
+    async def read(self, work: Work[T]) -> T:
+        """``work`` on a connection of its own, for reads."""
+        if self._sqlite is None:
+            return await _problems(self._read_async(work))
+        return await _problems(asyncio.to_thread(_in_transaction, self._sqlite[1], work))
+
+    def _on_loop_transaction(self, engine: Engine, work: Work[T]) -> T:
+        connection = self._on_loop
+        if connection is None or connection.invalidated or connection.closed:
+            connection = self._on_loop = engine.connect()
+        try:
+            with connection.begin():
+                return work(connection)
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                self._on_loop = None
+            raise
+
+    async def _write_async(self, work: Work[T]) -> T:
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def _read_async(self, work: Work[T]) -> T:
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(work)
+
+    async def dispose(self) -> None:
+        if self._sqlite is not None:
+            on_loop, waiting, writer = self._sqlite
+            if self._on_loop is not None:
+                self._on_loop.close()
+            on_loop.dispose()
+            waiting.dispose()
+            writer.shutdown(wait=False)
+
+
+def _sqlite_sync_engine(url: str, *, busy_seconds: float, pool_size: int) -> Engine:
+    engine = create_sync_engine(
+        sync_url(url),
+        # Connections move between the pool's threads; each is used by one at a time.
+        connect_args={"timeout": busy_seconds, "check_same_thread": False},
+        pool_size=pool_size,
+        **_COMMON,
+    )
+    pragmas = functools.partial(_sqlite_pragmas, busy_ms=int(busy_seconds * 1000))
+    event.listen(engine, "connect", pragmas)
+    return engine
+
+
+async def _done(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` run right here, as an awaitable (for ``_problems``)."""
+    return function(*args)
+
+
+def _in_transaction(engine: Engine, work: Work[T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)
+
+
+async def _problems(running: Awaitable[T]) -> T:
+    try:
+        return await running
+    except (DBAPIError, PoolTimeoutError) as error:
+        problem = db_errors.as_problem(error)
+        if problem is None:
+            raise
+        raise problem from error

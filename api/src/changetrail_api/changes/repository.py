@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    Connection,
+    RowMapping,
     String,
     TextClause,
     and_,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.base import UTCDateTime
@@ -60,26 +63,6 @@ def _counter(filters: ChangeFilters) -> tuple[str, dict[str, str]] | None:
     if filters.tags:
         return ("tag", {"tag": filters.tags[0]}) if len(filters.tags) == 1 and not columns else None
     return ("combo", columns) if columns else ("all", {})
-
-
-def _insert_change(session: AsyncSession) -> Any:
-    return insert(session, Change).on_conflict_do_nothing().returning(Change.id)
-
-
-def _bump_counters(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
-    statement = insert(session, ChangeCounter).values(rows)
-    return statement.on_conflict_do_update(
-        index_elements=["org_id", "dimension", "value", "shard"],
-        set_={"count": ChangeCounter.count + 1},
-    )
-
-
-def _bump_combo(session: AsyncSession) -> Any:
-    statement = insert(session, ChangeComboCounter)
-    return statement.on_conflict_do_update(
-        index_elements=[*COUNTED_COLUMNS, "org_id", "shard"],
-        set_={"count": ChangeComboCounter.count + 1},
-    )
 
 
 def _counter_keys(values: dict[str, Any], tags: Sequence[str]) -> list[tuple[str, str]]:
@@ -176,6 +159,24 @@ _RECORD_IN_ONE_STATEMENT = _record_in_one_statement()
 
 
 async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequence[str]) -> bool:
+    """``insert_new_in`` on the session's connection, in its transaction."""
+    return await session.run_sync(lambda s: insert_new_in(s.connection(), values, tags))
+
+
+# SQLite's form of the same rows, statement by statement (it has no data-modifying CTEs).
+_SQLITE_INSERT_CHANGE = sqlite.insert(Change).on_conflict_do_nothing().returning(Change.id)
+_SQLITE_INSERT_TAG = sqlite.insert(ChangeTag)
+_SQLITE_BUMP_COUNTER = sqlite.insert(ChangeCounter).on_conflict_do_update(
+    index_elements=["org_id", "dimension", "value", "shard"],
+    set_={"count": ChangeCounter.count + 1},
+)
+_SQLITE_BUMP_COMBO = sqlite.insert(ChangeComboCounter).on_conflict_do_update(
+    index_elements=[*COUNTED_COLUMNS, "org_id", "shard"],
+    set_={"count": ChangeComboCounter.count + 1},
+)
+
+
+def insert_new_in(connection: Connection, values: dict[str, Any], tags: Sequence[str]) -> bool:
     """Insert a change with its tags and counts unless an idempotency key says it exists.
 
     True when inserted. Conflicts are resolved by unique constraints (``ON CONFLICT``), so two
@@ -184,7 +185,7 @@ async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequen
     keys = _counter_keys(values, tags)
     shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention, not security
     org_id = values["org_id"]
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         parameters = {
             **values,
             "tag_list": list(tags),
@@ -192,24 +193,23 @@ async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequen
             "dimension_values": [v for _, v in keys],
             "shard": shard,
         }
-        result = await session.execute(_RECORD_IN_ONE_STATEMENT, parameters)
+        result = connection.execute(_RECORD_IN_ONE_STATEMENT, parameters)
         return result.scalar_one_or_none() is not None
-    inserted = await session.execute(cached_statement(session, _insert_change), values)
-    if inserted.scalar_one_or_none() is None:
+    if connection.execute(_SQLITE_INSERT_CHANGE, values).scalar_one_or_none() is None:
         return False
     if tags:
         rows = [{"change_id": values["id"], "tag": t, "org_id": org_id} for t in tags]
-        await session.execute(insert(session, ChangeTag).values(rows))
+        connection.execute(_SQLITE_INSERT_TAG, rows)
     counters = [
         {"org_id": org_id, "dimension": d, "value": v, "shard": shard, "count": 1} for d, v in keys
     ]
-    await session.execute(_bump_counters(session, counters))
+    connection.execute(_SQLITE_BUMP_COUNTER, counters)
     combo = {c: values[c] or "" for c in COUNTED_COLUMNS}
-    await session.execute(
-        cached_statement(session, _bump_combo),
-        {**combo, "org_id": org_id, "shard": shard, "count": 1},
+    connection.execute(_SQLITE_BUMP_COMBO, {**combo, "org_id": org_id, "shard": shard, "count": 1})
+    connection.execute(
+        _QUEUE_STATEMENT,
+        {"change_id": values["id"], "org_id": org_id, "created_at": values["created_at"]},
     )
-    await queue_for_channels(session, org_id, values["id"], values["created_at"])
     return True
 
 
@@ -270,6 +270,37 @@ async def service_name(session: AsyncSession, org_id: str, service_id: str) -> s
     """The name of this organisation's service with this id; None when it has none."""
     statement = select(Service.name).where(Service.org_id == org_id, Service.id == service_id)
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+def service_name_in(connection: Connection, org_id: str, service_id: str) -> str | None:
+    """``service_name``, on a plain connection."""
+    statement = select(Service.name).where(Service.org_id == org_id, Service.id == service_id)
+    return connection.execute(statement).scalar_one_or_none()
+
+
+# A change as a row: its columns and its service's name, without building an ORM object.
+_CHANGE_ROWS = select(*Change.__table__.columns, Service.name.label("service_name")).outerjoin(
+    Service, Service.id == Change.service_id
+)
+
+
+def find_existing_in(
+    connection: Connection,
+    org_id: str,
+    *,
+    source: str,
+    external_id: str | None,
+    idempotency_key: str | None,
+) -> RowMapping | None:
+    """The change a key names (its columns and ``service_name``), on a plain connection."""
+    if external_id is not None:
+        condition = and_(Change.source == source, Change.external_id == external_id)
+    elif idempotency_key is not None:
+        condition = Change.idempotency_key == idempotency_key
+    else:
+        return None
+    statement = _CHANGE_ROWS.where(Change.org_id == org_id, condition)
+    return connection.execute(statement).mappings().first()
 
 
 async def find_existing(
@@ -347,7 +378,7 @@ def _conditions(org_id: str, filters: ChangeFilters) -> list[ColumnElement[bool]
     return conditions
 
 
-async def count(session: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
+def count_in(connection: Connection, org_id: str, filters: ChangeFilters) -> int:
     counter = _counter(filters)
     statement: Any
     if counter is None:
@@ -363,16 +394,18 @@ async def count(session: AsyncSession, org_id: str, filters: ChangeFilters) -> i
             ChangeCounter.dimension == counter[0],
             ChangeCounter.value == counter[1].get("tag", ""),
         )
-    return int((await session.execute(statement)).scalar_one())
+    return int(connection.execute(statement).scalar_one())
+
+
+async def count(session: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
+    return await session.run_sync(lambda s: count_in(s.connection(), org_id, filters))
 
 
 # Offsets below this are cheap to skip; above it an unfiltered list seeks by day first.
 DEEP_OFFSET = 2000
 
 
-async def _seek_by_day(
-    session: AsyncSession, org_id: str, offset: int
-) -> tuple[datetime, int] | None:
+def _seek_by_day(connection: Connection, org_id: str, offset: int) -> tuple[datetime, int] | None:
     """For an unfiltered newest-first list: the UTC day the offset falls in, via day counters.
 
     Returns (end of that day, offset within it): every change created on a later day comes
@@ -380,15 +413,13 @@ async def _seek_by_day(
     then costs one day's rows at most instead of ``offset`` rows. None when the counters do
     not add up to the total (rows that predate them), so callers fall back to a plain offset.
     """
-    per_day = (
-        await session.execute(
-            select(ChangeCounter.value, func.sum(ChangeCounter.count))
-            .where(ChangeCounter.org_id == org_id, ChangeCounter.dimension == "day")
-            .group_by(ChangeCounter.value)
-            .order_by(ChangeCounter.value.desc())
-        )
+    per_day = connection.execute(
+        select(ChangeCounter.value, func.sum(ChangeCounter.count))
+        .where(ChangeCounter.org_id == org_id, ChangeCounter.dimension == "day")
+        .group_by(ChangeCounter.value)
+        .order_by(ChangeCounter.value.desc())
     ).all()
-    total = await count(session, org_id, ChangeFilters())
+    total = count_in(connection, org_id, ChangeFilters())
     if sum(int(n) for _, n in per_day) != total:
         return None
     skipped = 0
@@ -400,13 +431,14 @@ async def _seek_by_day(
     return None  # past the end: the plain query returns an empty page just as cheaply
 
 
-async def page(
-    session: AsyncSession, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
-) -> list[tuple[Change, str | None]]:
+def page_in(
+    connection: Connection, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
+) -> list[RowMapping]:
+    """A page of changes, newest first: each row's columns and its ``service_name``."""
     sort_column = Change.occurred_at if filters.sort == "occurred_at" else Change.created_at
     conditions = _conditions(org_id, filters)
     if offset > DEEP_OFFSET and filters == ChangeFilters():
-        seek = await _seek_by_day(session, org_id, offset)
+        seek = _seek_by_day(connection, org_id, offset)
         if seek is not None:
             conditions.append(Change.created_at < seek[0])
             offset = seek[1]
@@ -420,13 +452,10 @@ async def page(
         .offset(offset)
         .subquery()
     )
-    statement = (
-        select(Change, Service.name)
-        .join(ids, ids.c.id == Change.id)
-        .outerjoin(Service, Service.id == Change.service_id)
-        .order_by(ids.c.sort_key.desc(), Change.id.desc())
+    statement = _CHANGE_ROWS.join(ids, ids.c.id == Change.id).order_by(
+        ids.c.sort_key.desc(), Change.id.desc()
     )
-    return [(row[0], row[1]) for row in (await session.execute(statement)).all()]
+    return list(connection.execute(statement).mappings().all())
 
 
 async def insert_many(

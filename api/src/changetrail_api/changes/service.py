@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.base import new_id, utcnow_ms
@@ -25,8 +26,32 @@ def to_out(change: Change, service_name: str | None) -> ChangeOut:
     return ChangeOut.model_validate({**values, "service_name": service_name})
 
 
+def row_out(row: Mapping[str, Any] | RowMapping) -> ChangeOut:
+    """A change read as a row (its columns and ``service_name``) as responses show it.
+
+    Built without validating again: every value comes from a column of its declared type.
+    """
+    return ChangeOut.model_construct(**{name: row[name] for name in _OUT_FIELDS})
+
+
+_OUT_FIELDS = (*PUBLIC_COLUMNS, "service_name")
+
+
 async def record(
     session: AsyncSession,
+    org_id: str,
+    payload: ChangeCreate,
+    *,
+    idempotency_key: str | None = None,
+) -> tuple[ChangeOut, bool]:
+    """``record_in`` on the session's connection, in its transaction."""
+    return await session.run_sync(
+        lambda s: record_in(s.connection(), org_id, payload, idempotency_key=idempotency_key)
+    )
+
+
+def record_in(
+    connection: Connection,
     org_id: str,
     payload: ChangeCreate,
     *,
@@ -39,7 +64,7 @@ async def record(
     """
     service_name: str | None = None
     if payload.service_id is not None:
-        service_name = await repository.service_name(session, org_id, payload.service_id)
+        service_name = repository.service_name_in(connection, org_id, payload.service_id)
         if service_name is None:
             raise FieldError(
                 "service_id", f"no service {payload.service_id!r} in this organisation"
@@ -47,12 +72,11 @@ async def record(
     now = utcnow_ms()
     _check_end(payload, now)
     values = _values(payload, org_id, now, idempotency_key)
-    if await repository.insert_new(session, values, payload.tags):
+    if repository.insert_new_in(connection, values, payload.tags):
         _count_recorded(values)
-        stored = Change(**values)
-        return to_out(stored, service_name), True
-    existing = await repository.find_existing(
-        session,
+        return row_out({**values, "service_name": service_name}), True
+    existing = repository.find_existing_in(
+        connection,
         org_id,
         source=payload.source,
         external_id=payload.external_id,
@@ -62,8 +86,8 @@ async def record(
         # A conflict on a key this request did not carry cannot happen; treat it as a clash.
         raise FieldError("external_id", "conflicts with an existing change")
     if values["idempotency_key"] is not None:
-        _check_replay(existing[0], values)
-    return to_out(*existing), False
+        _check_replay(existing, values)
+    return row_out(existing), False
 
 
 def _check_end(payload: ChangeCreate, now: datetime) -> None:
@@ -149,7 +173,9 @@ async def record_batch(
         if values["id"] in stored:
             _count_recorded(values)
             name = names.get(values["service_id"]) if values["service_id"] else None
-            results[index] = BatchResult("created", change=to_out(Change(**values), name))
+            results[index] = BatchResult(
+                "created", change=row_out({**values, "service_name": name})
+            )
             continue
         existing = await repository.find_existing(
             session,
@@ -180,8 +206,8 @@ async def record_batch(
 _REPLAYED_FIELDS = ("service_id", "change_type", "source", "summary", "environment")
 
 
-def _check_replay(stored: Change, values: dict[str, Any]) -> None:
-    differing = [name for name in _REPLAYED_FIELDS if getattr(stored, name) != values[name]]
+def _check_replay(stored: RowMapping, values: dict[str, Any]) -> None:
+    differing = [name for name in _REPLAYED_FIELDS if stored[name] != values[name]]
     if differing:
         raise FieldError(
             "Idempotency-Key",
@@ -255,12 +281,22 @@ async def complete(
 async def list_changes(
     session: AsyncSession, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
 ) -> tuple[list[ChangeOut], int]:
-    rows = await repository.page(session, org_id, filters, limit=limit, offset=offset)
+    """``list_in`` on the session's connection."""
+    return await session.run_sync(
+        lambda s: list_in(s.connection(), org_id, filters, limit=limit, offset=offset)
+    )
+
+
+def list_in(
+    connection: Connection, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
+) -> tuple[list[ChangeOut], int]:
+    """A page of changes and the exact total of the list."""
+    rows = repository.page_in(connection, org_id, filters, limit=limit, offset=offset)
     if offset == 0 and len(rows) < limit:
         total = len(rows)  # the whole result fits on this page: no count needed
     else:
-        total = await repository.count(session, org_id, filters)
-    return [to_out(*row) for row in rows], total
+        total = repository.count_in(connection, org_id, filters)
+    return [row_out(row) for row in rows], total
 
 
 async def forget_service(session: AsyncSession, org_id: str, service_id: str) -> None:
