@@ -66,3 +66,34 @@ def test_migrate_is_idempotent(database: str) -> None:
         result = CliRunner().invoke(app, ["migrate"])
         assert result.exit_code == 0
         assert result.stdout == ""
+
+
+class TestApiWorkers:
+    @pytest.fixture
+    def served(self, database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+        import uvicorn
+
+        calls: dict[str, object] = {}
+        monkeypatch.setattr(uvicorn, "run", lambda *_args, **kwargs: calls.update(kwargs))
+        return calls
+
+    def test_one_worker_by_default(self, served: dict[str, object]) -> None:
+        result = CliRunner().invoke(app, ["api", "--no-migrate"])
+        assert result.exit_code == 0, result.output
+        assert served["workers"] == 1
+
+    def test_the_count_comes_from_the_option_or_the_environment(
+        self, served: dict[str, object], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seen = []
+        CliRunner().invoke(app, ["api", "--no-migrate", "--workers", "3"])
+        seen.append(served["workers"])
+        monkeypatch.setenv("CHANGETRAIL_API_WORKERS", "2")
+        CliRunner().invoke(app, ["api", "--no-migrate"])
+        seen.append(served["workers"])
+        assert seen == [3, 2]
+
+    def test_no_workers_is_refused(self, served: dict[str, object]) -> None:
+        result = CliRunner().invoke(app, ["api", "--no-migrate", "--workers", "0"])
+        assert result.exit_code != 0
+        assert "workers" not in served

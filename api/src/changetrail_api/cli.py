@@ -33,7 +33,14 @@ def api(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="CHANGETRAIL_API_WORKERS",
+            help="Worker processes: 1 with SQLite, about one per CPU with PostgreSQL.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API (applies pending migrations first)."""
     import uvicorn
