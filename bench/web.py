@@ -12,7 +12,8 @@ run, alternately:
   what that query took in its ``Server-Timing`` header (``histogram;dur=``).
 
 Printed per case: p50/p99 of the page and the baseline, their ratio (the page's cost over the
-API's own), the chart's p50 and the histogram query's own p50 on the server. The target is a
+API's own), the chart's p50 and the histogram query's own p50 on the server; last, the text
+case once more with the trigram indexes dropped. The target is a
 page under 200 ms at 1,000,000 changes. Run alone with
 ``python -m bench web [--rows N] [--requests N]``.
 """
@@ -36,6 +37,7 @@ from tests.support import postgres
 DEFAULT_ROWS = int(os.environ.get("BENCH_WEB_ROWS", "1000000"))
 DEFAULT_REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", "40"))
 PAGE = 50
+TRIGRAM_INDEXES = ("ix_changes_summary_trgm", "ix_changes_description_trgm")
 # The timeline's URL parameters, and the API's for the same page.
 CASES: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("no filter", {}, {}),
@@ -79,7 +81,9 @@ def histogram_ms(server_timing: str) -> float:
     return float(found.group(1))
 
 
-def measure(base: str, requests: int) -> list[dict[str, float | str]]:
+def measure(
+    base: str, requests: int, cases: list[tuple[str, dict[str, str], dict[str, str]]] = CASES
+) -> list[dict[str, float | str]]:
     results: list[dict[str, float | str]] = []
     with (
         httpx.Client(base_url=base, timeout=60) as browser,
@@ -88,7 +92,7 @@ def measure(base: str, requests: int) -> list[dict[str, float | str]]:
         ) as api,
     ):
         sign_in(browser)
-        for name, page_params, api_params in CASES:
+        for name, page_params, api_params in cases:
             pages: list[float] = []
             lists: list[float] = []
             charts: list[float] = []
@@ -153,16 +157,25 @@ def main(argv: list[str] | None = None) -> None:
         command = [str(Path(sys.executable).parent / "changetrail"), "api", "--host", "127.0.0.1"]
         with serve(command, env, "/readyz") as base:
             results = measure(base, args.requests)
+            # The text filter again without the trigram indexes (migration 0009): what a
+            # database without pg_trgm pays.
+            with psycopg.connect(url, autocommit=True) as connection:
+                for index in TRIGRAM_INDEXES:
+                    connection.execute(f"DROP INDEX {index}")
+            text_cases = [
+                (f"{name}, no trgm", page, api) for name, page, api in CASES if name == "text"
+            ]
+            results += measure(base, args.requests, text_cases)
     print(f"  timeline page (list of {PAGE}, filters) vs GET /api/v1/changes, same page;")
     print(f"  {args.requests} requests per case and side, alternating")
     print(
-        f"    {'case':18}{'page p50':>10}{'page p99':>10}{'json p50':>10}{'json p99':>10}"
+        f"    {'case':20}{'page p50':>10}{'page p99':>10}{'json p50':>10}{'json p99':>10}"
         f"{'ratio p50':>11}{'chart p50':>11}{'hist p50':>10}"
     )
     for row in results:
         page_p50, api_p50 = float(row["page_p50"]), float(row["api_p50"])
         print(
-            f"    {row['case']!s:18}{page_p50:10.1f}{float(row['page_p99']):10.1f}"
+            f"    {row['case']!s:20}{page_p50:10.1f}{float(row['page_p99']):10.1f}"
             f"{api_p50:10.1f}{float(row['api_p99']):10.1f}{page_p50 / max(api_p50, 1e-6):11.2f}"
             f"{float(row['chart_p50']):11.1f}{float(row['histogram_p50']):10.1f}"
         )

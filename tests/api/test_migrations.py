@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
@@ -22,6 +23,11 @@ def _diff(database_url: str) -> list[object]:
 
 
 class TestMigrations:
+    # The text filter's trigram indexes are PostgreSQL's only (changes.models): on SQLite,
+    # which has none, Alembic says it cannot compare expression indexes and leaves them out.
+    @pytest.mark.filterwarnings(
+        "ignore:autogenerate skipping metadata-specified expression-based index"
+    )
     def test_upgrade_downgrade_upgrade_and_models_agree(self, database_url: str) -> None:
         assert _diff(database_url) == []
         migrate.downgrade(database_url, "base")

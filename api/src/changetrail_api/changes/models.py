@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, inspect
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from changetrail_api.base import Base, JSONType, UTCDateTime
@@ -55,6 +64,21 @@ class Change(Base):
     # ended_at. Nothing else of a recorded change is ever rewritten.
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_reason: Mapped[str | None] = mapped_column(String(255))
+
+
+# Text search (``q``) on PostgreSQL: trigrams of exactly what the text filter compares, so a
+# ``LIKE '%text%'`` on either finds its rows through the index. Migration 0009 creates them
+# where pg_trgm can be had; SQLite has none.
+for _name, _expression in (
+    ("ix_changes_summary_trgm", func.lower(Change.summary)),
+    ("ix_changes_description_trgm", func.lower(func.coalesce(Change.description, ""))),
+):
+    Index(
+        _name,
+        _expression.label("searched"),
+        postgresql_using="gin",
+        postgresql_ops={"searched": "gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")
 
 
 # Columns that stay inside the API: the tenant, and the Idempotency-Key a post was replayed with.
