@@ -269,3 +269,30 @@ async def with_suspects(session: AsyncSession, incident: Incident) -> IncidentOu
     services = (await repository.services_of(session, [incident.id]))[incident.id]
     found = await correlate(session, incident, [service_id for service_id, _ in services])
     return to_out(incident, services, await suspects_out(session, found, 0, EMBEDDED_SUSPECTS))
+
+
+async def correlate_moment(
+    session: AsyncSession,
+    org_id: str,
+    at: datetime,
+    service_ids: Sequence[str],
+    *,
+    environment: str | None = None,
+    before: timedelta = DEFAULT_BEFORE,
+    after: timedelta = DEFAULT_AFTER,
+) -> Correlation:
+    """What changed around ``at`` on these services, ranked as for an incident starting then.
+
+    "What changed before…" asked without an incident. The ranking is an incident's, so it
+    names one: a transient incident that is never added to the session, so nothing is stored.
+    """
+    moment = Incident(
+        id="inc_adhoc",
+        org_id=org_id,
+        title="what changed before",
+        severity="medium",
+        environment=environment,
+        source="adhoc",
+        started_at=at,
+    )
+    return await correlate(session, moment, service_ids, before=before, after=after)

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api.incidents import service as incidents_service
-from changetrail_api.incidents.models import Incident
 from changetrail_api.incidents.schemas import SuspectOut
 
 SHOWN = 25
@@ -50,21 +49,8 @@ async def before_moment(
     before: timedelta,
     offset: int,
 ) -> Ranking:
-    """ "What changed before…" without an incident: the ranking an incident then would get.
-
-    The incident is a transient object handed to the same correlation; it is never added to
-    the session, so nothing is stored.
-    """
-    moment = Incident(
-        id="inc_adhoc",
-        org_id=org_id,
-        title="what changed before",
-        severity="medium",
-        environment=environment,
-        source="web",
-        started_at=at,
-    )
-    found = await incidents_service.correlate(
-        db, moment, service_ids, before=before, after=incidents_service.DEFAULT_AFTER
+    """ "What changed before…" without an incident: the ranking an incident then would get."""
+    found = await incidents_service.correlate_moment(
+        db, org_id, at, service_ids, environment=environment, before=before
     )
     return await _ranking(db, found, offset)
