@@ -238,6 +238,28 @@ class TestResolving:
         assert refired["data"]["incident"]["id"] != first["data"]["incident"]["id"]
         assert [i["status"] for i in await all_incidents(client)] == ["open", "resolved"]
 
+    async def test_a_new_firing_beside_the_ended_episodes_resolved_alerts_opens_a_new_incident(
+        self, receiver: Receiver, client: httpx.AsyncClient
+    ) -> None:
+        """A replica that has not dropped the resolved alerts yet sends them with the next firing.
+
+        The resolved alerts point at the ended incident; the alert that fired since is the next
+        episode all the same, starting when it fired.
+        """
+        first = await receiver.send(notification(), expect=201)
+        ended = alert(status="resolved", ends_at=LATER)
+        await receiver.send(notification(ended, status="resolved"), expect=200)
+        refired = alert(starts_at="2026-03-30T18:00:00Z", fingerprint="0b0b")
+        body = await receiver.send(notification(ended, refired), expect=201)
+        assert body["data"]["action"] == "opened"
+        incident = body["data"]["incident"]
+        assert incident["id"] != first["data"]["incident"]["id"]
+        assert incident["started_at"] == "2026-03-30T18:00:00.000Z"
+        assert [i["status"] for i in await all_incidents(client)] == ["open", "resolved"]
+        again = await receiver.send(notification(ended, refired), expect=200)
+        assert again["data"]["incident"]["id"] == incident["id"]
+        assert again["data"]["action"] == "unchanged"
+
     async def test_late_redeliveries_of_an_earlier_episode_leave_the_current_one_alone(
         self, receiver: Receiver
     ) -> None:

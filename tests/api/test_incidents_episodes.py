@@ -27,6 +27,7 @@ from changetrail_api.incidents.episodes import (
     firings,
     fold,
     group_id,
+    new_episode_in,
 )
 from changetrail_api.incidents.schemas import Severity
 from tests.api.incidents.corpus import EPISODES, IN_ORDER_ACTIONS, deliveries, notifications
@@ -324,3 +325,24 @@ def test_one_incident_per_episode_whatever_the_delivery_order(order: list[int]) 
     # Nothing is delivered twice for nothing: every notification ends up in its episode.
     per_incident = Counter(ledger.receive(bodies[index])[1] for index in range(len(bodies)))
     assert len(per_incident) == len(EPISODES)
+
+
+class TestNewEpisodeIn:
+    ended = alert(status="resolved", ends_at="2026-03-30T15:30:00Z")
+
+    def test_alerts_firing_since_the_end_are_narrowed_to_a_new_episode(self) -> None:
+        refired = alert(starts_at="2026-03-30T15:45:00Z", fingerprint="0b0b")
+        group = group_of(notification(self.ended, refired))
+        fresh = new_episode_in(group, set(firings(group)[:1]), T0 + timedelta(minutes=30))
+        assert fresh is not None
+        assert fresh.status == "firing"
+        assert fresh.started_at == T0 + timedelta(minutes=45)
+        assert fresh.fingerprints == ("0b0b",)
+        assert [a.fingerprint for a in fresh.alerts] == ["0b0b"]
+
+    def test_firings_the_ended_incident_holds_or_older_than_its_end_stay_with_it(self) -> None:
+        late = alert(starts_at="2026-03-30T15:20:00Z", fingerprint="0c0c")
+        held_since = alert(starts_at="2026-03-30T15:45:00Z", fingerprint="0d0d")
+        group = group_of(notification(self.ended, late, held_since))
+        held = {("0d0d", T0 + timedelta(minutes=45))}
+        assert new_episode_in(group, held, T0 + timedelta(minutes=30)) is None

@@ -101,28 +101,17 @@ async def _store_changes(
     await session.flush()
 
 
-async def receive(
-    session: AsyncSession, endpoint: WebhookEndpoint, group: AlertGroup
-) -> tuple[AlertAction, Incident, list[UnmatchedLabel]]:
-    """Open, update or resolve the group's incident; returns what happened to which incident."""
-    group_id = episodes.group_id(endpoint.id, group.group_key)
-    await repository.take_alert_group(
-        session,
-        org_id=endpoint.org_id,
-        group_id=group_id,
-        endpoint_id=endpoint.id,
-        group_key=str(group.details.get("group_key") or group.group_key[:1000]),
-        now=utcnow_ms(),
-    )
-    service_ids, unmatched = await _resolve_services(session, endpoint, group)
-    firings = episodes.firings(group)
-    holders = await repository.holders_of(session, endpoint.org_id, group_id, firings)
+async def _belongs_to(
+    session: AsyncSession, org_id: str, group_id: str, group: AlertGroup
+) -> tuple[dict[episodes.Firing, str], dict[str, Incident], Candidate | None]:
+    """Which incident holds each firing, the group's candidate incidents, and the chosen one."""
+    holders = await repository.holders_of(session, org_id, group_id, episodes.firings(group))
     opening_id = episodes.external_id(group_id, group.started_at)
     incidents = {
         incident.id: incident
         for incident in await repository.alert_group_incidents(
             session,
-            endpoint.org_id,
+            org_id,
             SOURCE,
             group_id=group_id,
             external_id=opening_id,
@@ -140,6 +129,34 @@ async def receive(
         )
         for incident in incidents.values()
     )
+    return holders, incidents, chosen
+
+
+async def receive(
+    session: AsyncSession, endpoint: WebhookEndpoint, group: AlertGroup
+) -> tuple[AlertAction, Incident, list[UnmatchedLabel]]:
+    """Open, update or resolve the group's incident; returns what happened to which incident."""
+    group_id = episodes.group_id(endpoint.id, group.group_key)
+    await repository.take_alert_group(
+        session,
+        org_id=endpoint.org_id,
+        group_id=group_id,
+        endpoint_id=endpoint.id,
+        group_key=str(group.details.get("group_key") or group.group_key[:1000]),
+        now=utcnow_ms(),
+    )
+    service_ids, unmatched = await _resolve_services(session, endpoint, group)
+    holders, incidents, chosen = await _belongs_to(session, endpoint.org_id, group_id, group)
+    fresh = None
+    ended_at = incidents[chosen.incident_id].resolved_at if chosen is not None else None
+    if chosen is not None and ended_at is not None:
+        its_firings = {f for f, holder in holders.items() if holder == chosen.incident_id}
+        fresh = episodes.new_episode_in(group, its_firings, ended_at)
+    if fresh is not None:
+        # The ended episode has these firings already; what fired since is the next episode.
+        group = fresh
+        holders, incidents, chosen = await _belongs_to(session, endpoint.org_id, group_id, group)
+    firings = episodes.firings(group)
     pairs = [(u.label, u.value) for u in unmatched]
     if chosen is None:
         action, episode = episodes.fold(

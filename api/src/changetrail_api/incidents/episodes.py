@@ -24,6 +24,11 @@ notification of the same episode starts later. What *is* stable is each alert's 
 - Resolving happens once, when a resolved notification reaches the open incident. A resolved
   incident is never reopened by a notification; an older one it had not seen yet can still
   tell it an earlier start, more alerts, services or labels.
+- A notification can carry the resolved alerts of an episode that has ended next to an alert
+  that fired since (a replica, or a group, that has not dropped the resolved alerts yet when
+  the next firing comes). The resolved alerts find the ended incident, but the alerts firing
+  since it resolved that no incident holds are a new episode: they open a new incident on
+  their own (``new_episode_in``).
 
 Every function here is a function of its arguments: the service loads the candidates and
 stores the result, so the rules can be tested, and replayed over real notifications in any
@@ -33,7 +38,7 @@ order, without a database.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -106,6 +111,36 @@ def choose(candidates: Iterable[Candidate]) -> Candidate | None:
             known, key=lambda c: (-c.shared, not c.same_opening, c.started_at, c.incident_id)
         )
     return next((c for c in listed if c.holds_group), None)
+
+
+def new_episode_in(
+    group: AlertGroup, held: Collection[Firing], resolved_at: datetime
+) -> AlertGroup | None:
+    """The part of a notification that starts a new episode after its incident resolved.
+
+    ``held`` are the firings of the ended incident the notification's known firings point to,
+    and ``resolved_at`` is when it resolved. Its firing alerts that incident does not hold and
+    that began at or after that resolve are a new episode: the notification narrowed to them
+    (its start theirs), or None when there are none. Firings that began earlier and arrive
+    late still belong to the ended episode.
+    """
+    fresh = tuple(
+        alert
+        for alert in group.alerts
+        if alert.status == "firing"
+        and (alert.fingerprint, alert.starts_at) not in held
+        and alert.starts_at >= resolved_at
+    )
+    if not fresh:
+        return None
+    return replace(
+        group,
+        status="firing",
+        started_at=fresh[0].starts_at,
+        ended_at=None,
+        fingerprints=tuple(dict.fromkeys(alert.fingerprint for alert in fresh)),
+        alerts=fresh,
+    )
 
 
 @dataclass(frozen=True, slots=True)
