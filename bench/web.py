@@ -165,14 +165,14 @@ def main(argv: list[str] | None = None) -> None:
             text_cases = [
                 (f"{name}, no trgm", page, api) for name, page, api in CASES if name == "text"
             ]
-            results += measure(base, args.requests, text_cases)
+            unindexed = measure(base, args.requests, text_cases)
     print(f"  timeline page (list of {PAGE}, filters) vs GET /api/v1/changes, same page;")
     print(f"  {args.requests} requests per case and side, alternating")
     print(
         f"    {'case':20}{'page p50':>10}{'page p99':>10}{'json p50':>10}{'json p99':>10}"
         f"{'ratio p50':>11}{'chart p50':>11}{'hist p50':>10}"
     )
-    for row in results:
+    for row in results + unindexed:
         page_p50, api_p50 = float(row["page_p50"]), float(row["api_p50"])
         print(
             f"    {row['case']!s:20}{page_p50:10.1f}{float(row['page_p99']):10.1f}"
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{float(row['chart_p50']):11.1f}{float(row['histogram_p50']):10.1f}"
         )
     worst = max(float(row["page_p50"]) for row in results)
-    print(f"    (ms) slowest page p50: {worst:.0f} ms (target: under 200 ms)")
+    print(f"    (ms) slowest page p50: {worst:.0f} ms (target: under 200 ms), trigram indexes kept")
 
 
 if __name__ == "__main__":
