@@ -24,7 +24,14 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from changetrail_operator.api_client import ChangetrailClient, StoredObject, change_payload
-from changetrail_operator.drafts import ChangeDraft, ChangeType, Completion, Outcome, RiskLevel
+from changetrail_operator.drafts import (
+    ChangeDraft,
+    ChangeType,
+    Completion,
+    Outcome,
+    RiskLevel,
+    ended,
+)
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[2] / "api" / "openapi.json"
 DOCUMENT: dict[str, Any] = json.loads(DOCUMENT_PATH.read_text())
@@ -203,6 +210,10 @@ async def test_a_batch_of_changes_follows_the_contract(
 
     api.answer("POST", "/api/v1/changes/batch", record_batch)
     drafts = [every_field_draft(t, RiskLevel.MEDIUM) for t in ChangeType]
+    # A rollout that ended before it was posted goes with its outcome, end and reason.
+    ended_at = datetime(2026, 6, 1, 10, 4, tzinfo=UTC)
+    done = Completion("k8s:deployment:0b7c:gen:4", Outcome.FAILED, ended_at, "Deadline " * 40)
+    drafts[0] = ended(drafts[0], done)
     drafts.append(ChangeDraft(summary="rejected", external_id="k8s:x"))
 
     outcomes = await client.post_changes([(draft, "svc_1") for draft in drafts])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -363,12 +365,35 @@ async def test_a_completion_follows_the_post_of_the_change_it_completes(
     done = Completion(external_id, Outcome.SUCCEEDED, None)
     outbox.offer(rollout)
     outbox.offer(_delivery("other", uid="u2", service=None))
+    await _drained(outbox)
     outbox.offer(Delivery(changes=[], completions=[done]))
     await _drained(outbox)
 
     requests = [(method, path) for method, path, _ in api.calls if path.startswith(SINGLE)]
     # The change's id came back in the batch's answer: no look-up before completing it.
     assert requests == [("POST", BATCH), ("PATCH", f"{SINGLE}/{api.stored[external_id]}")]
+
+
+async def test_a_rollout_that_ended_before_its_change_was_posted_is_posted_ended(
+    make_outbox: OutboxFactory, api: FakeApi
+) -> None:
+    outbox = make_outbox(capacity=10)
+    rollout = _delivery("rollout", service=None, outcome=Outcome.IN_PROGRESS)
+    started = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    rollout.changes[0] = replace(rollout.changes[0], occurred_at=started)
+    external_id = rollout.changes[0].external_id or ""
+    # The status's clock is a little behind: the end may not come before the start.
+    done = Completion(external_id, Outcome.FAILED, started - timedelta(seconds=2), "Deadline")
+    outbox.offer(rollout)
+    outbox.offer(Delivery(changes=[], completions=[done]))
+    await _drained(outbox)
+
+    assert [method for method, path, _ in api.calls if path.startswith(SINGLE)] == ["POST"]
+    [(_, _, batch)] = [call for call in api.calls if call[1] == BATCH]
+    [change] = batch["changes"]
+    assert change["outcome"] == "failed"
+    assert change["ended_at"] == started.isoformat()
+    assert change["outcome_reason"] == "Deadline"
 
 
 async def test_services_are_resolved_once_per_name_for_a_whole_batch(
@@ -443,6 +468,7 @@ async def test_a_rounds_rollouts_are_completed_each_in_order(
     ]
     for delivery in rollouts:
         outbox.offer(delivery)
+    await _drained(outbox)
     ids = [delivery.changes[0].external_id or "" for delivery in rollouts]
     # Each rollout superseded, then (a later event of the same object) rolled back.
     outbox.offer(Delivery([], completions=[Completion(i, Outcome.SUPERSEDED, None) for i in ids]))

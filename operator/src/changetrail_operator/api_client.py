@@ -104,6 +104,8 @@ def change_payload(draft: ChangeDraft, service_id: str | None) -> JsonDict:
         "risk_level": draft.risk_level.value if draft.risk_level else None,
         "occurred_at": draft.occurred_at.isoformat() if draft.occurred_at else None,
         "outcome": draft.outcome.value if draft.outcome else None,
+        "ended_at": draft.ended_at.isoformat() if draft.ended_at else None,
+        "outcome_reason": draft.outcome_reason[:255] if draft.outcome_reason else None,
     }
     return {key: value for key, value in payload.items() if value is not None}
 

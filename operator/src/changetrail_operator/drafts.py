@@ -7,7 +7,7 @@ against the API's OpenAPI document), so a drift fails a test instead of a reques
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -62,8 +62,21 @@ class ChangeDraft:
     occurred_at: datetime | None = None
     details: dict[str, Any] | None = field(default=None)
     # ``in_progress`` for a rollout the operator follows until the controller reports how it
-    # ended (see ``rollouts``); None for a change that is over when it is made.
+    # ended (see ``rollouts``); None for a change that is over when it is made. A rollout that
+    # ended before its change was posted is posted ended, with its end and why.
     outcome: Outcome | None = None
+    ended_at: datetime | None = None
+    outcome_reason: str | None = None
+
+
+def ended(draft: ChangeDraft, completion: Completion) -> ChangeDraft:
+    """The change of a rollout as it is recorded once ``completion`` has ended it."""
+    ended_at = completion.ended_at
+    if ended_at is not None and draft.occurred_at is not None:
+        ended_at = max(ended_at, draft.occurred_at)  # the API refuses an end before the start
+    return replace(
+        draft, outcome=completion.outcome, ended_at=ended_at, outcome_reason=completion.reason
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from changetrail_operator.api_client import (
     RetryableError,
     StoredObject,
 )
-from changetrail_operator.drafts import ChangeDraft, Completion
+from changetrail_operator.drafts import ChangeDraft, Completion, Outcome, ended
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,29 @@ class Outbox:
         for delivery in deliveries:
             delivery.completed = len(delivery.completions)
 
+    def _fold_completions(self, deliveries: list[Delivery]) -> None:
+        """A rollout that ended before its change was posted is posted ended: no completion
+        to send after it. A catch-up meets every workload's first rollout ended already."""
+        unposted: dict[str, tuple[Delivery, int]] = {}
+        for delivery in deliveries:
+            if delivery.completions and delivery.completed == 0:
+                kept: list[Completion] = []
+                for completion in delivery.completions:
+                    start = unposted.pop(completion.external_id, None)
+                    if start is None:
+                        kept.append(completion)
+                        continue
+                    owner, index = start
+                    owner.changes[index] = ended(owner.changes[index], completion)
+                delivery.completions = kept
+            # Registered after: a delivery's completions end rollouts recorded before it.
+            for index in range(delivery.posted, len(delivery.changes)):
+                draft = delivery.changes[index]
+                if draft.outcome is Outcome.IN_PROGRESS and draft.external_id:
+                    unposted[draft.external_id] = (delivery, index)
+
     async def _post_changes(self, deliveries: list[Delivery]) -> None:
+        self._fold_completions(deliveries)
         unposted = [
             (delivery, index)
             for delivery in deliveries
@@ -331,6 +353,8 @@ class Outbox:
     def _count_recorded(self, draft: ChangeDraft) -> None:
         self.recorded += 1
         metrics.CHANGES_RECORDED.labels(change_type=draft.change_type.value).inc()
+        if draft.outcome is not None and draft.outcome is not Outcome.IN_PROGRESS:
+            metrics.ROLLOUTS_COMPLETED.labels(outcome=draft.outcome.value).inc()  # posted ended
 
     async def _complete(self, completion: Completion) -> None:
         try:
