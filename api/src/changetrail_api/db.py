@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import select
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -86,9 +88,48 @@ def create_engine(url: str, *, pool_size: int = 10, busy_seconds: float = 10.0) 
         pragmas = functools.partial(_sqlite_pragmas, busy_ms=int(busy_seconds * 1000))
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
-    return create_async_engine(
-        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **_COMMON
-    )
+    engine = create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, **_COMMON)
+    event.listen(engine.sync_engine, "checkout", _ping_when_suspect)
+    event.listen(engine.sync_engine, "checkin", _note_checkin)
+    return engine
+
+
+# Checking a pooled PostgreSQL connection before each use (pre-ping) costs a round trip, as
+# much as a request's insert. Instead a connection is pinged only when something suggests it
+# may be gone: the server wrote to it while it sat idle in the pool (a restart or an
+# administrator ends sessions with a message, then closes the socket), or it sat idle long
+# enough for a network path to have dropped it.
+IDLE_BEFORE_PING = 10.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_when_suspect(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    checked_in = record.info.get("checked_in")
+    recent = checked_in is not None and time.monotonic() - checked_in < IDLE_BEFORE_PING
+    if recent and not _has_pending_input(record.driver_connection):
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()  # hand the pool an idle connection, not one in a transaction
+    except Exception as error:
+        # The pool discards this connection and checks out a fresh one.
+        raise DisconnectionError from error
+
+
+def _has_pending_input(connection: Any) -> bool:
+    """Whether an idle connection's socket has anything to read (or is closed): no round trip."""
+    try:
+        readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    except Exception:  # closed, or no socket at all: treat it as suspect
+        return True
+    return bool(readable)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -164,9 +205,16 @@ class Database:
                 ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer"),
             )
 
-    async def write(self, work: Work[T]) -> T:
-        """``work`` in one transaction, committed when it returns, rolled back when it raises."""
+    async def write(self, work: Work[T], *, one_statement: bool = False) -> T:
+        """``work`` in one transaction, committed when it returns, rolled back when it raises.
+
+        ``one_statement``: the work writes with a single statement (the reads before it may
+        as well see the latest commits), so on PostgreSQL it runs in autocommit mode: that
+        statement is its own transaction, and BEGIN and COMMIT cost no round trips.
+        """
         if self._sqlite is None:
+            if one_statement:
+                return await _problems(self._autocommit(work))
             return await _problems(self._write_async(work))
         on_loop, waiting, writer = self._sqlite
         try:
@@ -178,9 +226,9 @@ class Database:
         return await _problems(loop.run_in_executor(writer, _in_transaction, waiting, work))
 
     async def read(self, work: Work[T]) -> T:
-        """``work`` on a connection of its own, for reads."""
+        """``work`` on a connection of its own, for reads (autocommit on PostgreSQL)."""
         if self._sqlite is None:
-            return await _problems(self._read_async(work))
+            return await _problems(self._autocommit(work))
         return await _problems(asyncio.to_thread(_in_transaction, self._sqlite[1], work))
 
     def _on_loop_transaction(self, engine: Engine, work: Work[T]) -> T:
@@ -199,9 +247,12 @@ class Database:
         async with self.engine.begin() as connection:
             return await connection.run_sync(work)
 
-    async def _read_async(self, work: Work[T]) -> T:
+    async def _autocommit(self, work: Work[T]) -> T:
+        # Each statement its own transaction: what READ COMMITTED gives a transaction's
+        # statements anyway, without the round trips of BEGIN and COMMIT (or ROLLBACK).
         async with self.engine.connect() as connection:
-            return await connection.run_sync(work)
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await autocommit.run_sync(work)
 
     async def dispose(self) -> None:
         if self._sqlite is not None:

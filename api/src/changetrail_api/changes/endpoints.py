@@ -238,7 +238,9 @@ async def _record(
             org_id=principal.org_id,
             payload=body,
             idempotency_key=idempotency_key,
-        )
+        ),
+        # Recording writes with one statement on PostgreSQL (repository.insert_new_in).
+        one_statement=True,
     )
     # 201 for a new change, 200 when an idempotency key found the one already recorded.
     return _json(

@@ -1,0 +1,39 @@
+"""SQLite: changes are written on the event loop's own connection, never waiting there for a lock.
+
+A write that finds SQLite's write lock taken (another process, or a session between two of its
+statements) runs again on a writer thread, which waits as long as any writer would, while the
+loop goes on serving other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from changetrail_api import migrate
+from tests.api.conftest import serving, settings_for
+
+
+async def test_a_write_waits_for_the_lock_off_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    settings = settings_for(f"sqlite:///{path}", channels_worker=False)
+    async with serving(settings) as http:
+        assert (await http.post("/api/v1/changes", json={"summary": "first"})).status_code == 201
+        other_writer = sqlite3.connect(path, timeout=0, isolation_level=None)
+        other_writer.execute("BEGIN IMMEDIATE")  # holds the write lock
+        try:
+            waiting = asyncio.create_task(http.post("/api/v1/changes", json={"summary": "waits"}))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            assert (await http.get("/healthz")).status_code == 200  # the loop is free
+            assert (await http.get("/api/v1/changes")).json()["meta"]["total"] == 1
+        finally:
+            other_writer.execute("ROLLBACK")
+            other_writer.close()
+        response = await asyncio.wait_for(waiting, timeout=10)
+        assert response.status_code == 201, response.text
+        listed = (await http.get("/api/v1/changes")).json()
+        assert [c["summary"] for c in listed["data"]] == ["waits", "first"]
+        assert listed["meta"]["total"] == 2
