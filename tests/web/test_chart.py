@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import event, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.changes.models import Change
@@ -48,17 +48,18 @@ def test_every_type_has_its_own_series_rollbacks_at_the_bottom() -> None:
 
 
 @contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+def statements(connection: AsyncConnection) -> Iterator[list[str]]:
+    """What runs on this connection only: the app's background workers use others."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    event.listen(connection.sync_connection, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        event.remove(connection.sync_connection, "before_cursor_execute", record)
 
 
 async def _org_id(app: FastAPI) -> str:
@@ -83,8 +84,8 @@ async def test_counts_per_bar_and_type_in_one_query(app: FastAPI, api: Api) -> N
     assert plan is not None
     org_id = await _org_id(app)
 
-    with statements(app.state.engine) as seen:
-        async with app.state.sessionmaker() as db:
+    async with app.state.sessionmaker() as db:
+        with statements(await db.connection()) as seen:
             counts = await chart.count(db, org_id, ChangeFilters(), plan)
 
     assert len(seen) == 1, seen
