@@ -9,7 +9,7 @@ the moment the API server accepted the change to the record's ``created_at``.
 
     .venv/bin/python -m bench.e2e_operator [--rollouts 200] [--deployments 2000]
         [--configmaps 10000] [--statefulsets 1000] [--daemonsets 1000] [--secrets 5000]
-        [--realistic]
+        [--realistic] [--while-away]
 """
 
 from __future__ import annotations
