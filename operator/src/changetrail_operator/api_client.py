@@ -30,6 +30,9 @@ RECENT_CHANGE_IDS = 4096
 # the API about none of the services that exist, and creates the new ones without looking first.
 SERVICES_LISTED = 5000
 SERVICES_PAGE = 100
+# Services looked up or created at once. A catch-up meets thousands of new names and the API
+# creates one per request: this many in flight keep it busy without flooding it.
+SERVICE_REQUESTS_AT_ONCE = 16
 
 
 class ApiError(Exception):
@@ -141,6 +144,10 @@ class ChangetrailClient:
         self._services_listed = False
         # Whether the listing held every service: then a name not in it is new.
         self._services_complete = False
+        # Names being resolved: whoever asks for one of them meanwhile waits for that answer,
+        # so a service is never asked about (or created) twice at once.
+        self._resolving: dict[str, asyncio.Future[str | None]] = {}
+        self._service_requests = asyncio.Semaphore(SERVICE_REQUESTS_AT_ONCE)
         self._change_ids: OrderedDict[str, str] = OrderedDict()
 
     async def _request(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
@@ -232,35 +239,58 @@ class ChangetrailClient:
                 return str(item["id"])
         return None
 
+    def known_service(self, name: str) -> bool:
+        """Whether the id of ``name`` (or that it has none) is known without asking the API."""
+        return name in self._service_ids
+
     async def service_id(self, name: str) -> str | None:
         """The id of the service called ``name``, created on first use when allowed.
 
-        A key without the services scopes (403) records changes without services rather than
-        holding every change back until the key is replaced.
+        Asked concurrently for the same name, one resolution answers every caller; at most
+        ``SERVICE_REQUESTS_AT_ONCE`` names are resolved at once. A key without the services
+        scopes (403) records changes without services rather than holding every change back
+        until the key is replaced.
         """
         if name in self._service_ids:
             return self._service_ids[name]
-        try:
-            await self._list_services()
-            if name in self._service_ids:
+        pending = self._resolving.get(name)
+        if pending is None:
+            pending = asyncio.ensure_future(self._resolve_service(name))
+            self._resolving[name] = pending
+            pending.add_done_callback(lambda done: self._resolved(name, done))
+        # Shielded: a caller that gives up does not cancel the answer others wait for.
+        return await asyncio.shield(pending)
+
+    def _resolved(self, name: str, done: asyncio.Future[str | None]) -> None:
+        self._resolving.pop(name, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here: every caller that still waits gets it too
+
+    async def _resolve_service(self, name: str) -> str | None:
+        async with self._service_requests:
+            if name in self._service_ids:  # answered by a 403 meanwhile
                 return self._service_ids[name]
-            # A name missing from a complete listing is new: no need to look it up first.
-            found = None if self._services_complete else await self._find_service(name)
-            if found is None and self._create_services:
-                found = await self._http_create_service(name)
-                if found is None:  # created concurrently by someone else: look it up
-                    found = await self._find_service(name)
-        except RetryableError as error:
-            if error.status != 403:
-                raise
-            logger.warning("The API key may not read or create services; recording without.")
-            self._create_services = False
-            self._services_listed = self._services_complete = True  # no use asking again
-            found = None
-        # Unknown services stay unknown until restart when creation is off; that is cheaper
-        # than asking the API on every change of an unmapped workload.
-        self._service_ids[name] = found
-        return found
+            try:
+                await self._list_services()
+                if name in self._service_ids:
+                    return self._service_ids[name]
+                # A name missing from a complete listing is new: no need to look it up first.
+                found = None if self._services_complete else await self._find_service(name)
+                if found is None and self._create_services:
+                    found = await self._http_create_service(name)
+                    if found is None:  # created concurrently by someone else: look it up
+                        found = await self._find_service(name)
+            except RetryableError as error:
+                if error.status != 403:
+                    raise
+                logger.warning("The API key may not read or create services; recording without.")
+                self._create_services = False
+                self._services_listed = self._services_complete = True  # no use asking again
+                found = None
+            # Unknown services stay unknown until restart when creation is off; that is cheaper
+            # than asking the API on every change of an unmapped workload.
+            self._service_ids[name] = found
+            return found
 
     async def _list_services(self) -> None:
         """Take in the services that exist, once per process, up to ``SERVICES_LISTED``."""

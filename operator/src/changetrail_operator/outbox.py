@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 import random
 import time
@@ -41,8 +42,9 @@ logger = logging.getLogger(__name__)
 # After the API answered that it has no batch endpoint, changes are posted one by one for this
 # long before batches are tried again (the API may have been upgraded meanwhile).
 SINGLE_POSTS_SECONDS = 600.0
-# Services looked up or created at once on a round's first use of their names.
-SERVICE_LOOKUPS_AT_ONCE = 8
+# New service names resolved ahead of the rounds that need them, at most (the client bounds how
+# many requests are in flight; this bounds what waits for them).
+LOOK_AHEAD_NAMES = 1000
 # Rollouts completed at once (one request each: the API completes one change per request).
 COMPLETIONS_AT_ONCE = 8
 
@@ -92,6 +94,7 @@ class Outbox:
         # so a failure retries exactly them and nothing behind them goes first.
         self._round: list[Delivery] = []
         self._single_posts_until = float("-inf")
+        self._ahead: asyncio.Task[None] | None = None  # resolving the next rounds' services
         self._changed = asyncio.Condition()
         self._wakeup = asyncio.Event()
         self._failures = 0
@@ -130,6 +133,13 @@ class Outbox:
 
     async def run(self) -> None:
         """Deliver forever; never raises on API failures."""
+        try:
+            await self._deliver_rounds()
+        finally:
+            if self._ahead is not None:
+                self._ahead.cancel()
+
+    async def _deliver_rounds(self) -> None:
         while True:
             if not self._round:
                 await self._batch_due()
@@ -261,6 +271,7 @@ class Outbox:
         services = await self._services(
             delivery.changes[index].service_name for delivery, index in unposted
         )
+        self._look_ahead()
         if self._clock() >= self._single_posts_until:
             try:
                 await self._post_batches(unposted, services)
@@ -311,21 +322,45 @@ class Outbox:
 
     async def _services(self, names: Iterable[str | None]) -> dict[str, str | None]:
         """The ids of the services a round's changes name. Known names come from the
-        client's cache; new ones are looked up (or created) a few at a time."""
+        client's cache; new ones are looked up (or created) concurrently, as many at once as
+        the client allows, joining those the look-ahead is resolving already."""
         resolved: dict[str, str | None] = {}
-        limit = asyncio.Semaphore(SERVICE_LOOKUPS_AT_ONCE)
 
         async def resolve(name: str) -> None:
-            async with limit:
-                try:
-                    resolved[name] = await self._client.service_id(name)
-                except RejectedError as error:
-                    # A name the API refuses as a service still deserves its change recorded.
-                    self._rejected(f"the service {name!r}", error)
-                    resolved[name] = None
+            try:
+                resolved[name] = await self._client.service_id(name)
+            except RejectedError as error:
+                # A name the API refuses as a service still deserves its change recorded.
+                self._rejected(f"the service {name!r}", error)
+                resolved[name] = None
 
         await _all_of(resolve(name) for name in {name for name in names if name})
         return resolved
+
+    def _look_ahead(self) -> None:
+        """Resolve the services of the deliveries behind the round while its changes are
+        posted, so the next round finds them known (a catch-up creates thousands). Only the
+        client's cache is filled: what is posted, and in which order, stays the rounds'."""
+        if self._ahead is not None and not self._ahead.done():
+            return
+        names: dict[str, None] = {}  # in queue order: the next round's names first
+        for delivery in itertools.islice(self._queue, len(self._round), None):
+            if len(names) >= LOOK_AHEAD_NAMES:
+                break
+            for draft in delivery.changes[delivery.posted :]:
+                name = draft.service_name
+                if name and not self._client.known_service(name):
+                    names[name] = None
+        if names:
+            self._ahead = asyncio.create_task(self._resolve_quietly(list(names)))
+
+    async def _resolve_quietly(self, names: list[str]) -> None:
+        async def resolve(name: str) -> None:
+            # A failure here is met again, and reported, by the round that needs the name.
+            with contextlib.suppress(RetryableError, RejectedError):
+                await self._client.service_id(name)
+
+        await asyncio.gather(*(resolve(name) for name in names))
 
     async def _flush(self, to_store: dict[tuple[str, str], StoredObject]) -> None:
         if to_store:
