@@ -194,7 +194,9 @@ class Database:
 
     def __init__(self, url: str, engine: AsyncEngine, *, busy_seconds: float = 10.0) -> None:
         self.engine = engine
-        self._sqlite: tuple[Engine, Engine, ThreadPoolExecutor] | None = None
+        self._sqlite: tuple[Engine, Engine] | None = None
+        # Made at the first write that waits, again after dispose (an app may start again).
+        self._writer: ThreadPoolExecutor | None = None
         # The loop's own SQLite connection, opened at the first write and kept: a pool's
         # check-out, check-in and reset would cost as much as the insert.
         self._on_loop: Connection | None = None
@@ -202,7 +204,6 @@ class Database:
             self._sqlite = (
                 _sqlite_sync_engine(url, busy_seconds=0, pool_size=1),
                 _sqlite_sync_engine(url, busy_seconds=busy_seconds, pool_size=5),
-                ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer"),
             )
 
     async def write(self, work: Work[T], *, one_statement: bool = False) -> T:
@@ -216,14 +217,16 @@ class Database:
             if one_statement:
                 return await _problems(self._autocommit(work))
             return await _problems(self._write_async(work))
-        on_loop, waiting, writer = self._sqlite
+        on_loop, waiting = self._sqlite
         try:
             return await _problems(_done(self._on_loop_transaction, on_loop, work))
         except ProblemError as problem:
             if problem.status != 503 or not isinstance(problem.__cause__, DBAPIError):
                 raise
         loop = asyncio.get_running_loop()
-        return await _problems(loop.run_in_executor(writer, _in_transaction, waiting, work))
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        return await _problems(loop.run_in_executor(self._writer, _in_transaction, waiting, work))
 
     async def read(self, work: Work[T]) -> T:
         """``work`` on a connection of its own, for reads (autocommit on PostgreSQL)."""
@@ -255,13 +258,16 @@ class Database:
             return await autocommit.run_sync(work)
 
     async def dispose(self) -> None:
+        """Close every connection; the next use opens new ones (an app may be started again)."""
+        if self._on_loop is not None:
+            self._on_loop.close()
+            self._on_loop = None
         if self._sqlite is not None:
-            on_loop, waiting, writer = self._sqlite
-            if self._on_loop is not None:
-                self._on_loop.close()
-            on_loop.dispose()
-            waiting.dispose()
-            writer.shutdown(wait=False)
+            for engine in self._sqlite:
+                engine.dispose()
+        if self._writer is not None:
+            self._writer.shutdown(wait=False)
+            self._writer = None
 
 
 def _sqlite_sync_engine(url: str, *, busy_seconds: float, pool_size: int) -> Engine:
