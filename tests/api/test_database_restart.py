@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import psycopg
+import time
 
-from changetrail_api import migrate
+import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection
+
+from changetrail_api import db, migrate
 from tests.api.conftest import serving, settings_for
 from tests.support.postgres import PostgresServer
 
@@ -26,3 +30,32 @@ async def test_requests_after_a_database_restart_succeed(postgres_server: Postgr
         assert replay.status_code == 200
         listed = (await client.get("/api/v1/changes")).json()
         assert [c["summary"] for c in listed["data"]] == ["after", "before"]
+
+
+async def test_a_pooled_connection_left_in_a_transaction_is_handed_out_idle(
+    postgres_server: PostgresServer,
+) -> None:
+    """The read and one-statement write paths switch a connection to autocommit, which
+    psycopg refuses inside a transaction: checkout must never hand one out in that state."""
+    engine = db.create_engine(postgres_server.url())
+    try:
+        async with engine.connect() as connection:
+
+            def checked_out_again(sync_connection: Connection) -> TransactionStatus:
+                fairy = sync_connection.connection
+                assert fairy.dbapi_connection is not None
+                assert fairy.driver_connection is not None
+                cursor = fairy.dbapi_connection.cursor()
+                cursor.execute("SELECT 1")  # psycopg opens a transaction implicitly
+                cursor.close()
+                driver = fairy.driver_connection
+                assert driver.info.transaction_status == TransactionStatus.INTRANS
+                # What the pool runs when it hands this connection out, just after its checkin.
+                fairy._connection_record.info["checked_in"] = time.monotonic()
+                db._ping_when_suspect(fairy.dbapi_connection, fairy._connection_record, None)
+                status: TransactionStatus = driver.info.transaction_status
+                return status
+
+            assert await connection.run_sync(checked_out_again) == TransactionStatus.IDLE
+    finally:
+        await engine.dispose()

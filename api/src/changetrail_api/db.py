@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
@@ -109,7 +110,10 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
 def _ping_when_suspect(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     checked_in = record.info.get("checked_in")
     recent = checked_in is not None and time.monotonic() - checked_in < IDLE_BEFORE_PING
-    if recent and not _has_pending_input(record.driver_connection):
+    # A connection handed out must be outside any transaction: the autocommit paths cannot
+    # switch one that is in a transaction, and a request must never inherit another's.
+    idle = record.driver_connection.info.transaction_status == TransactionStatus.IDLE
+    if recent and idle and not _has_pending_input(record.driver_connection):
         return
     try:
         cursor = dbapi_connection.cursor()
