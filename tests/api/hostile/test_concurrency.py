@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +16,13 @@ import psycopg
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from changetrail_api.db import async_url, create_engine, create_sessionmaker, is_sqlite
+from changetrail_api.db import (
+    Database,
+    async_url,
+    create_engine,
+    create_sessionmaker,
+    is_sqlite,
+)
 from changetrail_api.webhooks.service import MAX_CHANGES_PER_DELIVERY
 from tests.api.conftest import Api
 
@@ -102,36 +108,51 @@ async def test_a_reused_idempotency_key_on_another_service_is_refused(
     assert elsewhere.status_code == 422
 
 
-@contextlib.contextmanager
-def write_lock_held_elsewhere(database_url: str) -> Iterator[AsyncEngine]:
-    """Another process holds the write lock; yields an engine that waits for it only briefly."""
+def _begin_immediate(path: Path) -> sqlite3.Connection:
+    writer = sqlite3.connect(path, timeout=5, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    return writer
+
+
+@contextlib.asynccontextmanager
+async def write_lock_held_elsewhere(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """Another process holds the write lock; yields an engine that waits for it only briefly.
+
+    The lock is taken without blocking the event loop: the app's background work (the channels
+    worker) may be mid-transaction on this loop, and has to finish for the lock to be granted.
+    """
     if is_sqlite(database_url):
-        writer = sqlite3.connect(Path(database_url.removeprefix("sqlite:///")), timeout=0.1)
-        writer.execute("BEGIN IMMEDIATE")
+        path = Path(database_url.removeprefix("sqlite:///"))
+        writer = await asyncio.to_thread(_begin_immediate, path)
         try:
             yield create_engine(database_url, busy_seconds=0.2)
         finally:
             writer.rollback()
             writer.close()
         return
-    with psycopg.connect(database_url) as locker:
-        locker.execute("LOCK TABLE changes IN ACCESS EXCLUSIVE MODE")
+    async with await psycopg.AsyncConnection.connect(database_url) as locker:
+        await locker.execute("LOCK TABLE changes IN ACCESS EXCLUSIVE MODE")
         yield create_async_engine(
             async_url(database_url), connect_args={"options": "-c lock_timeout=200"}
         )
-        locker.rollback()
+        await locker.rollback()
 
 
 async def test_a_busy_database_is_a_503_with_retry_after(
     app: FastAPI, client: httpx.AsyncClient, database_url: str
 ) -> None:
-    regular = app.state.sessionmaker
-    with write_lock_held_elsewhere(database_url) as impatient:
+    regular = app.state.sessionmaker, app.state.database
+    async with write_lock_held_elsewhere(database_url) as impatient:
+        # Recording a change goes through the app's Database, other writes through sessions:
+        # both wait for the lock only briefly here.
+        briefly = Database(database_url, impatient, busy_seconds=0.2)
         app.state.sessionmaker = create_sessionmaker(impatient)
+        app.state.database = briefly
         try:
             response = await client.post("/api/v1/changes", json={"summary": "blocked"})
         finally:
-            app.state.sessionmaker = regular
+            app.state.sessionmaker, app.state.database = regular
+            await briefly.dispose()
             await impatient.dispose()
 
     assert response.status_code == 503, response.text
