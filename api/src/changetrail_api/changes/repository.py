@@ -284,6 +284,18 @@ _CHANGE_ROWS = select(*Change.__table__.columns, Service.name.label("service_nam
 )
 
 
+def _key_condition(
+    source: str, external_id: str | None, idempotency_key: str | None
+) -> ColumnElement[bool] | None:
+    """What identifies a change already recorded: its source's external id, else the
+    Idempotency-Key it was posted with; None when the post carried neither."""
+    if external_id is not None:
+        return and_(Change.source == source, Change.external_id == external_id)
+    if idempotency_key is not None:
+        return Change.idempotency_key == idempotency_key
+    return None
+
+
 def find_existing_in(
     connection: Connection,
     org_id: str,
@@ -293,11 +305,8 @@ def find_existing_in(
     idempotency_key: str | None,
 ) -> RowMapping | None:
     """The change a key names (its columns and ``service_name``), on a plain connection."""
-    if external_id is not None:
-        condition = and_(Change.source == source, Change.external_id == external_id)
-    elif idempotency_key is not None:
-        condition = Change.idempotency_key == idempotency_key
-    else:
+    condition = _key_condition(source, external_id, idempotency_key)
+    if condition is None:
         return None
     statement = _CHANGE_ROWS.where(Change.org_id == org_id, condition)
     return connection.execute(statement).mappings().first()
@@ -311,11 +320,8 @@ async def find_existing(
     external_id: str | None,
     idempotency_key: str | None,
 ) -> tuple[Change, str | None] | None:
-    if external_id is not None:
-        condition = and_(Change.source == source, Change.external_id == external_id)
-    elif idempotency_key is not None:
-        condition = Change.idempotency_key == idempotency_key
-    else:
+    condition = _key_condition(source, external_id, idempotency_key)
+    if condition is None:
         return None
     return await _one(session, and_(Change.org_id == org_id, condition))
 
