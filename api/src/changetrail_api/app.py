@@ -73,7 +73,7 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.database = Database(settings.database_url, engine)
+    app.state.database = Database(settings.database_url, engine, pool_size=settings.db_pool_size)
     app.state.key_cache = KeyCache(settings.auth_cache_seconds)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
 

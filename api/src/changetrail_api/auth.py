@@ -141,10 +141,15 @@ async def _caller(
     return await authenticate(request)
 
 
+def check_scope(principal: Principal, scope: Scope) -> None:
+    """A 403 unless the caller's key has ``scope`` (or ``admin``)."""
+    if not principal.has(scope):
+        raise ProblemError(403, f"This API key lacks the '{scope}' scope.")
+
+
 def require(scope: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def dependency(principal: Principal = Depends(_caller)) -> Principal:
-        if not principal.has(scope):
-            raise ProblemError(403, f"This API key lacks the '{scope}' scope.")
+        check_scope(principal, scope)
         return principal
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -60,12 +61,33 @@ def utcnow_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+class _MonotonicIds:
+    """48 bits of milliseconds, then 80 bits that are random for a new millisecond and one
+    more than the last id's within the same one (as monotonic ULIDs do): ids made one after
+    another in a process sort in the order they were made, even within a millisecond."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0
+
+    def next(self) -> int:
+        with self._lock:
+            value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+            if value <= self._last:
+                value = self._last + 1
+            self._last = value
+            return value
+
+
+_IDS = _MonotonicIds()
+
+
 def new_id(prefix: str) -> str:
     """``prefix_`` + 26 Crockford base32 characters: 48 bits of milliseconds, 80 random bits.
 
     Time-ordered, so ``id`` is a meaningful tie-break after ``created_at``.
     """
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    value = _IDS.next()
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])

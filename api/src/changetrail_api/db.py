@@ -11,11 +11,14 @@ import contextlib
 import functools
 import select
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
@@ -89,7 +92,10 @@ def create_engine(url: str, *, pool_size: int = 10, busy_seconds: float = 10.0) 
         pragmas = functools.partial(_sqlite_pragmas, busy_ms=int(busy_seconds * 1000))
         event.listen(engine.sync_engine, "connect", pragmas)
         return engine
-    engine = create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, **_COMMON)
+    # A fixed pool: requests beyond ``pool_size`` wait for a connection instead of opening one
+    # for a single statement and closing it at check-in, a connect (and a server process) per
+    # request just when the load is highest. No request holds two connections at once.
+    engine = create_async_engine(target, pool_size=pool_size, max_overflow=0, **_COMMON)
     event.listen(engine.sync_engine, "checkout", _ping_when_suspect)
     event.listen(engine.sync_engine, "checkin", _note_checkin)
     return engine
@@ -173,6 +179,8 @@ async def _rollback_quietly(session: AsyncSession) -> None:
 T = TypeVar("T")
 # A unit of work: a plain function of a connection, run in one transaction (see Database).
 Work = Callable[[Connection], T]
+# The same on PostgreSQL's own driver, for the one-statement hot paths (Database.on_postgresql).
+DriverWork = Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]
 
 
 class Database:
@@ -193,11 +201,21 @@ class Database:
       is rolled back and run again on a writer thread, which waits as long as any writer
       would. Reads run on the default thread pool, where a long count cannot stall the loop.
 
+    ``busy_seconds``: how long a write waits for a lock (SQLite's write lock, or a row or
+    table lock on PostgreSQL's hot paths) before it answers 503.
+
     Database errors leave as the problems ``session_scope`` answers with (``db_errors``).
     """
 
-    def __init__(self, url: str, engine: AsyncEngine, *, busy_seconds: float = 10.0) -> None:
+    def __init__(
+        self, url: str, engine: AsyncEngine, *, pool_size: int = 10, busy_seconds: float = 10.0
+    ) -> None:
         self.engine = engine
+        self._url = url
+        self._pool_size = pool_size
+        self._busy_seconds = busy_seconds
+        # PostgreSQL's hot paths: psycopg's own pool, opened at first use (see on_postgresql).
+        self._driver_pool: AsyncConnectionPool[Any] | None = None
         self._sqlite: tuple[Engine, Engine] | None = None
         # Made at the first write that waits, again after dispose (an app may start again).
         self._writer: ThreadPoolExecutor | None = None
@@ -232,6 +250,49 @@ class Database:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         return await _problems(loop.run_in_executor(self._writer, _in_transaction, waiting, work))
 
+    @property
+    def is_postgresql(self) -> bool:
+        return self._sqlite is None
+
+    async def on_postgresql(self, work: DriverWork[T]) -> T:
+        """``work`` on a pooled psycopg connection in autocommit mode: one statement, one
+        round trip, each statement its own transaction.
+
+        For the paths that take most requests (recording a change): SQLAlchemy's async layer
+        (pool events, greenlet hops, compiled-statement look-ups, result processing) costs
+        several times the insert itself. The statements stay bound parameters, and errors
+        answer as the same problems (``db_errors``).
+        """
+        pool = await self._open_driver_pool()
+        try:
+            async with pool.connection() as connection:
+                return await work(connection)
+        except (psycopg.Error, PoolTimeout) as error:
+            problem = db_errors.driver_problem(error)
+            if problem is None:
+                raise
+            raise problem from error
+
+    async def _open_driver_pool(self) -> AsyncConnectionPool[Any]:
+        if self._driver_pool is None:
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                driver_conninfo(self._url),
+                min_size=1,
+                max_size=self._pool_size,
+                # A write waits for a lock as long as a SQLite writer would, then answers 503.
+                kwargs={
+                    "autocommit": True,
+                    "options": f"-c lock_timeout={int(self._busy_seconds * 1000):d}",
+                },
+                check=_check_when_suspect,
+                reset=_note_returned,
+                open=False,
+                name="changetrail-hot-path",
+            )
+            self._driver_pool = pool
+            await pool.open()
+        return self._driver_pool
+
     async def read(self, work: Work[T]) -> T:
         """``work`` on a connection of its own, for reads (autocommit on PostgreSQL)."""
         if self._sqlite is None:
@@ -263,6 +324,9 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every connection; the next use opens new ones (an app may be started again)."""
+        if self._driver_pool is not None:
+            await self._driver_pool.close()
+            self._driver_pool = None
         if self._on_loop is not None:
             self._on_loop.close()
             self._on_loop = None
@@ -272,6 +336,29 @@ class Database:
         if self._writer is not None:
             self._writer.shutdown(wait=False)
             self._writer = None
+
+
+def driver_conninfo(url: str) -> str:
+    """The libpq form of a PostgreSQL URL as users write it (``postgresql://...``)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# When each pooled driver connection went back to the pool (see _check_when_suspect).
+_RETURNED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+async def _note_returned(connection: psycopg.AsyncConnection[Any]) -> None:
+    _RETURNED[connection] = time.monotonic()
+
+
+async def _check_when_suspect(connection: psycopg.AsyncConnection[Any]) -> None:
+    """The driver pool's counterpart of _ping_when_suspect: a round trip only for a connection
+    that sat idle long, or that the server wrote to (or closed) while it was idle."""
+    returned = _RETURNED.get(connection)
+    recent = returned is not None and time.monotonic() - returned < IDLE_BEFORE_PING
+    if recent and not _has_pending_input(connection):
+        return
+    await connection.execute("SELECT 1")  # raises for a dead one: the pool replaces it
 
 
 def _sqlite_sync_engine(url: str, *, busy_seconds: float, pool_size: int) -> Engine:

@@ -8,6 +8,8 @@ stays an unexpected error and is logged.
 
 from __future__ import annotations
 
+import psycopg
+from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -55,16 +57,41 @@ def is_busy(error: DBAPIError | PoolTimeoutError) -> bool:
 def as_problem(error: DBAPIError | PoolTimeoutError) -> ProblemError | None:
     """The problem to answer with, or None for an error that is a bug (and must be logged)."""
     if is_busy(error):
-        return ProblemError(
-            503,
-            "The database is busy; retry the request shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return _busy()
     if isinstance(error, IntegrityError):
-        # Checks run before every write; a violation here means a concurrent request won.
-        return ProblemError(
-            409, "The request conflicts with a concurrent change; read the current state."
-        )
+        return _conflict()
     if isinstance(error, DataError):
-        return ProblemError(422, "A value in the request cannot be stored.")
+        return _unstorable()
+    return None
+
+
+def _busy() -> ProblemError:
+    return ProblemError(
+        503,
+        "The database is busy; retry the request shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _conflict() -> ProblemError:
+    # Checks run before every write; a violation here means a concurrent request won.
+    return ProblemError(
+        409, "The request conflicts with a concurrent change; read the current state."
+    )
+
+
+def _unstorable() -> ProblemError:
+    return ProblemError(422, "A value in the request cannot be stored.")
+
+
+def driver_problem(error: psycopg.Error | PoolTimeout) -> ProblemError | None:
+    """``as_problem`` for an error of psycopg itself (the hot paths that skip SQLAlchemy)."""
+    state = getattr(error, "sqlstate", None)
+    broken = isinstance(error, psycopg.OperationalError | PoolTimeout) and state is None
+    if broken or (isinstance(state, str) and (state in _BUSY_STATES or state[:2] in _BUSY_CLASSES)):
+        return _busy()
+    if isinstance(error, psycopg.IntegrityError):
+        return _conflict()
+    if isinstance(error, psycopg.DataError):
+        return _unstorable()
     return None

@@ -7,6 +7,7 @@ before anything buffers it.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,6 +24,21 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
+
+
+# Where RequestGuard leaves the body it parsed, for a handler that would parse it again.
+_PARSED_BODY = "changetrail.parsed_body"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    value: Any
+
+
+def parsed_body(scope: Scope) -> ParsedBody | None:
+    """The JSON body the guard parsed and checked; None when it parsed none."""
+    parsed: ParsedBody | None = scope.get(_PARSED_BODY)
+    return parsed
 
 
 class _TooLargeError(Exception):
@@ -129,7 +145,7 @@ class RequestGuard:
                 )
                 return
             try:
-                json_safety.loads(body)
+                scope[_PARSED_BODY] = ParsedBody(json_safety.loads(body))
             except json_safety.UnsafeJsonError as error:
                 await self._invalid(
                     scope, receive, send, json_safety.field_name(error.path), error.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import Connection, RowMapping
@@ -15,6 +16,7 @@ from changetrail_api.changes import repository
 from changetrail_api.changes.filters import ChangeFilters
 from changetrail_api.changes.models import PUBLIC_COLUMNS, Change
 from changetrail_api.changes.schemas import ENDED, ChangeCompletion, ChangeCreate, ChangeOut
+from changetrail_api.db import Database
 from changetrail_api.domain import ChangeDraft, Outcome, RiskLevel
 from changetrail_api.errors import FieldError, NotFoundError, ProblemError
 from changetrail_api.metrics import CHANGES_RECORDED, source_label
@@ -82,12 +84,56 @@ def record_in(
         external_id=payload.external_id,
         idempotency_key=values["idempotency_key"],
     )
+    return _replayed(existing, values), False
+
+
+async def record_with(
+    database: Database,
+    org_id: str,
+    payload: ChangeCreate,
+    *,
+    idempotency_key: str | None = None,
+) -> tuple[ChangeOut, bool]:
+    """``record_in`` through the request path's Database, by the cheapest road it has.
+
+    On PostgreSQL one statement on psycopg's own connection checks the service and stores the
+    change with its bookkeeping; only a replayed key costs a second look-up, for the change
+    it names. On SQLite ``record_in`` runs as it is (see Database.write).
+    """
+    if not database.is_postgresql:
+        work = partial(record_in, org_id=org_id, payload=payload, idempotency_key=idempotency_key)
+        return await database.write(work)
+    now = utcnow_ms()
+    _check_end(payload, now)
+    values = _values(payload, org_id, now, idempotency_key)
+    inserted, service_name = await database.on_postgresql(
+        partial(repository.record_with_driver, values=values, tags=payload.tags)
+    )
+    if payload.service_id is not None and service_name is None:
+        raise FieldError("service_id", f"no service {payload.service_id!r} in this organisation")
+    if inserted:
+        _count_recorded(values)
+        return row_out({**values, "service_name": service_name}), True
+    existing = await database.read(
+        partial(
+            repository.find_existing_in,
+            org_id=org_id,
+            source=payload.source,
+            external_id=payload.external_id,
+            idempotency_key=values["idempotency_key"],
+        )
+    )
+    return _replayed(existing, values), False
+
+
+def _replayed(existing: RowMapping | None, values: dict[str, Any]) -> ChangeOut:
+    """The change an idempotency key named, checked against the replay that named it."""
     if existing is None:
         # A conflict on a key this request did not carry cannot happen; treat it as a clash.
         raise FieldError("external_id", "conflicts with an existing change")
     if values["idempotency_key"] is not None:
         _check_replay(existing, values)
-    return row_out(existing), False
+    return row_out(existing)
 
 
 def _check_end(payload: ChangeCreate, now: datetime) -> None:
