@@ -6,7 +6,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from sqlalchemy import (
@@ -222,6 +222,16 @@ def _stored_time(value: datetime | None) -> str | None:
     return value.isoformat()
 
 
+def _document_row(values: dict[str, Any]) -> dict[str, Any]:
+    """A change's row as the JSON documents above carry it."""
+    return {
+        **values,
+        "occurred_at": _stored_time(values["occurred_at"]),
+        "ended_at": _stored_time(values["ended_at"]),
+        "created_at": _stored_time(values["created_at"]),
+    }
+
+
 async def record_with_driver(
     connection: psycopg.AsyncConnection[Any], values: dict[str, Any], tags: Sequence[str]
 ) -> tuple[bool, str | None]:
@@ -230,14 +240,8 @@ async def record_with_driver(
     Returns whether the change was inserted and its service's name (None when it names
     none, or one this organisation does not have: then nothing was inserted).
     """
-    change = {
-        **values,
-        "occurred_at": _stored_time(values["occurred_at"]),
-        "ended_at": _stored_time(values["ended_at"]),
-        "created_at": _stored_time(values["created_at"]),
-    }
     document = {
-        "change": change,
+        "change": _document_row(values),
         "tags": list(tags),
         "counters": _counter_keys(values, tags),
         "shard": random.randrange(COUNTER_SHARDS),  # noqa: S311 - spreading contention
@@ -609,6 +613,8 @@ async def insert_many(
     """
     if not rows:
         return set()
+    if session.get_bind().dialect.name == "postgresql":
+        return await _insert_many_with_driver(session, rows)
     await session.execute(cached_statement(session, _insert_change_many), [v for v, _ in rows])
     ids = [values["id"] for values, _ in rows]
     stored = set(
@@ -647,6 +653,94 @@ async def insert_many(
         ],
     )
     return stored
+
+
+def _insert_many_statement() -> str:
+    """PostgreSQL: ``insert_many``'s statements as one, over one JSON document.
+
+    The batch's rows are parsed by the server (``jsonb_populate_recordset``); tags, counter
+    bumps and outbox rows follow only the changes that were inserted (``new``), with each
+    counter's bumps summed first and taken in a fixed order, so concurrent batches cannot
+    deadlock on counter rows.
+    """
+    queued = _QUEUE_FOR_CHANNELS.format(change_id="new.id", source="FROM new")
+    queued = queued.replace("CAST(:org_id AS VARCHAR(40))", "new.org_id")
+    queued = queued.replace(":created_at", "new.created_at")
+    # ``doc`` takes the document apart once: a part read from the whole document row by row
+    # would unpack all of it again for every row.
+    return f"""
+        WITH doc AS MATERIALIZED (
+            SELECT d -> 'changes' AS changes, d -> 'tags' AS tags, d -> 'counters' AS counters,
+                   CAST(d ->> 'shard' AS integer) AS shard
+            FROM (SELECT CAST(%s AS jsonb) AS d) AS parameter
+        ), new AS (
+            INSERT INTO changes
+            SELECT r.* FROM doc, jsonb_populate_recordset(NULL::changes, doc.changes) AS r
+            ON CONFLICT DO NOTHING
+            RETURNING id, org_id, service_id, change_type, environment, source, created_at
+        ), tagged AS (
+            INSERT INTO change_tags (change_id, tag, org_id)
+            SELECT new.id, t.tag, new.org_id
+            FROM doc, jsonb_to_recordset(doc.tags) AS t(change_id varchar, tag varchar)
+            JOIN new ON new.id = t.change_id
+        ), counted AS (
+            INSERT INTO change_counters (org_id, dimension, value, shard, count)
+            SELECT min(new.org_id), c.dimension, c.value, min(doc.shard), count(*)
+            FROM doc, jsonb_to_recordset(doc.counters)
+                AS c(change_id varchar, dimension varchar, value varchar)
+            JOIN new ON new.id = c.change_id
+            GROUP BY c.dimension, c.value
+            ORDER BY c.dimension, c.value
+            ON CONFLICT (org_id, dimension, value, shard)
+            DO UPDATE SET count = change_counters.count + excluded.count
+        ), combined AS (
+            INSERT INTO change_combo_counters
+                (org_id, service_id, change_type, environment, source, shard, count)
+            SELECT min(new.org_id), coalesce(new.service_id, ''), new.change_type,
+                   new.environment, new.source, min(doc.shard), count(*)
+            FROM new, doc
+            GROUP BY coalesce(new.service_id, ''), new.change_type, new.environment, new.source
+            ORDER BY 2, 3, 4, 5
+            ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
+            DO UPDATE SET count = change_combo_counters.count + excluded.count
+        ), queued AS ({queued})
+        SELECT id FROM new
+    """  # noqa: S608 - table and column names are fixed, the document is a bound parameter
+
+
+_INSERT_MANY_WITH_DRIVER = _insert_many_statement()
+
+
+async def _insert_many_with_driver(
+    session: AsyncSession, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
+) -> set[str]:
+    """``insert_many`` on PostgreSQL: one statement on the session's own psycopg connection,
+    in its transaction, instead of several executed row by row through SQLAlchemy."""
+    document = {
+        "shard": random.randrange(COUNTER_SHARDS),  # noqa: S311 - spreading contention
+        "changes": [_document_row(values) for values, _ in rows],
+        "tags": [{"change_id": v["id"], "tag": t} for v, tags in rows for t in tags],
+        "counters": [
+            {"change_id": v["id"], "dimension": d, "value": k}
+            for v, tags in rows
+            for d, k in _counter_keys(v, tags)
+        ],
+    }
+    connection = await (await session.connection()).get_raw_connection()
+    driver = cast("psycopg.AsyncConnection[Any]", connection.driver_connection)
+    try:
+        cursor = await driver.execute(_INSERT_MANY_WITH_DRIVER, (json_safety.dumps(document),))
+        return {row[0] for row in await cursor.fetchall()}
+    except psycopg.Error as error:
+        # As SQLAlchemy raises it, so the session's scope answers with the right problem.
+        raise DBAPIError.instance(
+            None,
+            None,
+            error,
+            psycopg.Error,
+            hide_parameters=True,
+            dialect=session.get_bind().dialect,
+        ) from error
 
 
 def _insert_change_many(session: AsyncSession) -> Any:
