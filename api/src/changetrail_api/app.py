@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -54,6 +55,10 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
                 await keys_service.ensure_operator_key(
                     session, settings.bootstrap_org, settings.operator_api_key
                 )
+        # What start-up made (the app, its routes, models and metadata) lives as long as the
+        # process: out of the collector's sight, a full collection no longer walks all of it
+        # while requests wait.
+        gc.freeze()
         try:
             yield
         finally:

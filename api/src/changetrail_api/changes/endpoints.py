@@ -94,6 +94,51 @@ def _filters(
 FiltersDep = Annotated[ChangeFilters, Depends(_filters)]
 
 
+# The hot paths run one plain function of a connection through app.state.database (see
+# db.Database) and answer with the serialised envelope: no ORM session, no yield dependency,
+# no second validation of a response built from validated input and typed columns.
+
+
+async def _known_service(request: Request, principal: Principal, service_id: str) -> None:
+    """A 404 unless the organisation has this service."""
+    async with session_scope(request.app.state.sessionmaker) as session:
+        await services_service.get(session, principal.org_id, service_id)
+
+
+async def _record(
+    request: Request, principal: Principal, body: ChangeCreate, idempotency_key: str | None
+) -> Response:
+    database: Database = request.app.state.database
+    change, created = await service.record_with(
+        database, principal.org_id, body, idempotency_key=idempotency_key
+    )
+    # 201 for a new change, 200 when an idempotency key found the one already recorded.
+    return _json(
+        ChangeEnvelope.model_construct(data=change),
+        status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+async def _list(
+    request: Request, principal: Principal, filters: ChangeFilters, page: Page
+) -> Response:
+    database: Database = request.app.state.database
+    data, total = await database.read(
+        partial(
+            service.list_in,
+            org_id=principal.org_id,
+            filters=filters,
+            limit=page.limit,
+            offset=page.offset,
+        )
+    )
+    return _json(ChangeListEnvelope.model_construct(data=data, meta=page.meta(total)))
+
+
+def _json(envelope: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response(envelope.model_dump_json(), status_code, media_type="application/json")
+
+
 async def log_change(
     body: ChangeCreate,
     principal: CanWrite,
@@ -102,6 +147,19 @@ async def log_change(
 ) -> Response:
     """Log a change (org-level)."""
     return await _record(request, principal, body, idempotency_key)
+
+
+# Declared by log_change's signature (and so documented like every route); handled by
+# direct.recording_route, which takes the same steps without solving dependencies per request.
+router.add_api_route(
+    "/api/v1/changes",
+    log_change,
+    methods=["POST"],
+    status_code=201,
+    responses=_CREATED,
+    response_model=ChangeEnvelope,
+    route_class_override=recording_route(_record),
+)
 
 
 BATCH_PATH = "/api/v1/changes/batch"
@@ -215,61 +273,3 @@ async def list_service_changes(
     """List changes for a service, newest first."""
     await _known_service(request, principal, service_id)
     return await _list(request, principal, replace(filters, service_id=service_id), page)
-
-
-# The hot paths below run one plain function of a connection through app.state.database (see
-# db.Database) and answer with the serialised envelope: no ORM session, no yield dependency,
-# no second validation of a response built from validated input and typed columns.
-
-
-async def _known_service(request: Request, principal: Principal, service_id: str) -> None:
-    """A 404 unless the organisation has this service."""
-    async with session_scope(request.app.state.sessionmaker) as session:
-        await services_service.get(session, principal.org_id, service_id)
-
-
-async def _record(
-    request: Request, principal: Principal, body: ChangeCreate, idempotency_key: str | None
-) -> Response:
-    database: Database = request.app.state.database
-    change, created = await service.record_with(
-        database, principal.org_id, body, idempotency_key=idempotency_key
-    )
-    # 201 for a new change, 200 when an idempotency key found the one already recorded.
-    return _json(
-        ChangeEnvelope.model_construct(data=change),
-        status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-    )
-
-
-async def _list(
-    request: Request, principal: Principal, filters: ChangeFilters, page: Page
-) -> Response:
-    database: Database = request.app.state.database
-    data, total = await database.read(
-        partial(
-            service.list_in,
-            org_id=principal.org_id,
-            filters=filters,
-            limit=page.limit,
-            offset=page.offset,
-        )
-    )
-    return _json(ChangeListEnvelope.model_construct(data=data, meta=page.meta(total)))
-
-
-def _json(envelope: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(envelope.model_dump_json(), status_code, media_type="application/json")
-
-
-# Declared by log_change's signature (and so documented like every route); handled by
-# direct.recording_route, which takes the same steps without solving dependencies per request.
-router.add_api_route(
-    "/api/v1/changes",
-    log_change,
-    methods=["POST"],
-    status_code=201,
-    responses=_CREATED,
-    response_model=ChangeEnvelope,
-    route_class_override=recording_route(_record),
-)
