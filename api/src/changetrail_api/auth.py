@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from changetrail_api.db import session_scope
 from changetrail_api.errors import ProblemError
@@ -37,6 +38,7 @@ class KeyCache:
     def __init__(self, ttl: float) -> None:
         self._ttl = ttl
         self._entries: dict[str, tuple[float, Principal]] = {}
+        self._looking_up: dict[str, asyncio.Future[Principal | None]] = {}
 
     def get(self, key_hash: str) -> Principal | None:
         entry = self._entries.get(key_hash)
@@ -50,6 +52,26 @@ class KeyCache:
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[key_hash] = (time.monotonic() + self._ttl, principal)
+
+    async def look_up_once(
+        self, key_hash: str, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> Principal | None:
+        """The key's principal from the database, None for no active key. Requests that miss
+        the cache together (when an entry expires under load) share one look-up instead of
+        all opening a session at once."""
+        running = self._looking_up.get(key_hash)
+        if running is None:
+            running = asyncio.ensure_future(self._look_up_in_own_session(key_hash, sessionmaker))
+            self._looking_up[key_hash] = running
+            running.add_done_callback(lambda _: self._looking_up.pop(key_hash, None))
+        return await asyncio.shield(running)
+
+    @staticmethod
+    async def _look_up_in_own_session(
+        key_hash: str, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> Principal | None:
+        async with session_scope(sessionmaker) as session:
+            return await _look_up(session, key_hash)
 
     def evict_key(self, key_id: str) -> None:
         for key_hash, (_, principal) in list(self._entries.items()):
@@ -76,6 +98,13 @@ class RateLimiter:
             return False
         self._buckets[key_id] = (tokens - 1, now)
         return True
+
+
+async def _look_up(session: AsyncSession, key_hash: str) -> Principal | None:
+    row = await keys_service.active_key(session, key_hash)
+    if row is None:
+        return None
+    return Principal(org_id=row.org_id, key_id=row.id, scopes=frozenset(row.scopes))
 
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="changetrail"'}
@@ -116,14 +145,11 @@ async def authenticate(request: Request, session: AsyncSession | None = None) ->
     principal: Principal | None = state.key_cache.get(key_hash)
     if principal is None:
         if session is None:
-            # Only a key the cache does not hold costs a session; most requests open none.
-            async with session_scope(state.sessionmaker) as own:
-                row = await keys_service.active_key(own, key_hash)
+            principal = await state.key_cache.look_up_once(key_hash, state.sessionmaker)
         else:
-            row = await keys_service.active_key(session, key_hash)
-        if row is None:
+            principal = await _look_up(session, key_hash)
+        if principal is None:
             raise ProblemError(401, "Invalid or revoked API key.", headers=_UNAUTHORIZED_HEADERS)
-        principal = Principal(org_id=row.org_id, key_id=row.id, scopes=frozenset(row.scopes))
         state.key_cache.put(key_hash, principal)
     if not state.rate_limiter.allow(principal.key_id):
         raise ProblemError(

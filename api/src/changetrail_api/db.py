@@ -222,6 +222,8 @@ class Database:
         # The loop's own SQLite connection, opened at the first write and kept: a pool's
         # check-out, check-in and reset would cost as much as the insert.
         self._on_loop: Connection | None = None
+        # Writes queued on the writer thread and not yet done, oldest first.
+        self._on_writer: list[asyncio.Future[Any]] = []
         if is_sqlite(url):
             self._sqlite = (
                 _sqlite_sync_engine(url, busy_seconds=0, pool_size=1),
@@ -240,6 +242,11 @@ class Database:
                 return await _problems(self._autocommit(work))
             return await _problems(self._write_async(work))
         on_loop, waiting = self._sqlite
+        # Writes handed to the writer thread hold the lock while they run; a write that tried
+        # the loop meanwhile would only find it taken and queue behind them, and under load
+        # every write would end up there. It waits for them instead, then takes the loop.
+        while self._on_writer:
+            await asyncio.wait({self._on_writer[-1]})
         try:
             return await _problems(_done(self._on_loop_transaction, on_loop, work))
         except ProblemError as problem:
@@ -248,7 +255,12 @@ class Database:
         loop = asyncio.get_running_loop()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        return await _problems(loop.run_in_executor(self._writer, _in_transaction, waiting, work))
+        queued = loop.run_in_executor(self._writer, _in_transaction, waiting, work)
+        self._on_writer.append(queued)
+        try:
+            return await _problems(queued)
+        finally:
+            self._on_writer.remove(queued)
 
     @property
     def is_postgresql(self) -> bool:
