@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api import json_safety
@@ -37,7 +38,7 @@ from changetrail_api.changes.filters import ChangeFilters as ChangeFilters
 from changetrail_api.changes.models import Change, ChangeComboCounter, ChangeCounter, ChangeTag
 from changetrail_api.channels.models import Channel, ChannelOutbox
 from changetrail_api.services.models import Service
-from changetrail_api.upsert import cached_statement, insert
+from changetrail_api.upsert import insert
 
 COUNTER_SHARDS = 8
 # The columns whose equality filters have exact counters (see ChangeComboCounter).
@@ -269,17 +270,21 @@ _SQLITE_INSERT_CHANGE = f"""
     ON CONFLICT DO NOTHING RETURNING id
 """  # noqa: S608 - column names come from the model, values are bound parameters
 _SQLITE_INSERT_TAG = "INSERT INTO change_tags (change_id, tag, org_id) VALUES (?, ?, ?)"
-_SQLITE_BUMP_COUNTER = """
-    INSERT INTO change_counters (org_id, dimension, value, shard, count) VALUES (?, ?, ?, ?, 1)
-    ON CONFLICT (org_id, dimension, value, shard) DO UPDATE SET count = count + 1
+_SQLITE_ADD_TO_COUNTER = """
+    INSERT INTO change_counters (org_id, dimension, value, shard, count) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (org_id, dimension, value, shard) DO UPDATE SET count = count + excluded.count
 """
-_SQLITE_BUMP_COMBO = """
+_SQLITE_ADD_TO_COMBO = """
     INSERT INTO change_combo_counters
         (org_id, service_id, change_type, environment, source, shard, count)
-    VALUES (?, ?, ?, ?, ?, ?, 1)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
-    DO UPDATE SET count = count + 1
+    DO UPDATE SET count = count + excluded.count
 """
+# The same insert for many rows, where executemany takes no RETURNING; what was stored is
+# read back by id (one JSON array parameter, however many ids).
+_SQLITE_INSERT_CHANGES = _SQLITE_INSERT_CHANGE.replace(" RETURNING id", "")
+_SQLITE_STORED_IDS = "SELECT id FROM changes WHERE id IN (SELECT value FROM json_each(?))"
 _SQLITE_QUEUE = _QUEUE_FOR_CHANNELS.format(change_id="CAST(:change_id AS VARCHAR(40))", source="")
 _JSON_COLUMNS = frozenset({"tags", "details"})
 
@@ -297,6 +302,11 @@ def _sqlite_value(column: str, value: Any) -> Any:
     if isinstance(value, datetime):
         return _sqlite_time(value)
     return value
+
+
+def _combo(values: dict[str, Any]) -> tuple[str, ...]:
+    """A change's combination counter: its service (or ''), type, environment and source."""
+    return tuple(values[c] or "" for c in ("service_id", "change_type", "environment", "source"))
 
 
 def insert_new_in(connection: Connection, values: dict[str, Any], tags: Sequence[str]) -> bool:
@@ -328,9 +338,8 @@ def insert_new_in(connection: Connection, values: dict[str, Any], tags: Sequence
             return False
         if tags:
             cursor.executemany(_SQLITE_INSERT_TAG, [(values["id"], t, org_id) for t in tags])
-        cursor.executemany(_SQLITE_BUMP_COUNTER, [(org_id, d, v, shard) for d, v in keys])
-        combo = [values[c] or "" for c in ("service_id", "change_type", "environment", "source")]
-        cursor.execute(_SQLITE_BUMP_COMBO, (org_id, *combo, shard))
+        cursor.executemany(_SQLITE_ADD_TO_COUNTER, [(org_id, d, v, shard, 1) for d, v in keys])
+        cursor.execute(_SQLITE_ADD_TO_COMBO, (org_id, *_combo(values), shard, 1))
         cursor.execute(
             _SQLITE_QUEUE,
             {
@@ -340,13 +349,22 @@ def insert_new_in(connection: Connection, values: dict[str, Any], tags: Sequence
             },
         )
     except dbapi_error as error:
-        # As SQLAlchemy raises it, so a busy database answers as one (db_errors).
-        raise DBAPIError.instance(
-            None, None, error, dbapi_error, hide_parameters=True, dialect=connection.dialect
-        ) from error
+        raise _as_sqlalchemy_error(connection, error) from error
     finally:
         cursor.close()
     return True
+
+
+def _as_sqlalchemy_error(connection: Connection, error: Exception) -> StatementError:
+    """A DB-API error as SQLAlchemy raises it, so a busy database answers as one (db_errors)."""
+    return DBAPIError.instance(
+        None,
+        None,
+        error,
+        connection.dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        dialect=connection.dialect,
+    )
 
 
 async def forget_service_counters(session: AsyncSession, org_id: str, service_id: str) -> None:
@@ -615,44 +633,57 @@ async def insert_many(
         return set()
     if session.get_bind().dialect.name == "postgresql":
         return await _insert_many_with_driver(session, rows)
-    await session.execute(cached_statement(session, _insert_change_many), [v for v, _ in rows])
-    ids = [values["id"] for values, _ in rows]
-    stored = set(
-        (await session.execute(select(Change.id).where(Change.id.in_(ids)))).scalars().all()
-    )
-    new = [(values, tags) for values, tags in rows if values["id"] in stored]
-    if not new:
+    return await session.run_sync(lambda s: _insert_many_sqlite(s.connection(), rows))
+
+
+def _insert_many_sqlite(
+    connection: Connection, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
+) -> set[str]:
+    """``insert_many`` on SQLite, on the DB-API connection of the session's transaction: each
+    statement once over all rows (counter bumps summed per counter row first)."""
+    cursor = connection.connection.cursor()
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        cursor.executemany(
+            _SQLITE_INSERT_CHANGES,
+            [[_sqlite_value(c, values[c]) for c in _CHANGE_COLUMNS] for values, _ in rows],
+        )
+        cursor.execute(_SQLITE_STORED_IDS, (json.dumps([values["id"] for values, _ in rows]),))
+        stored = {row[0] for row in cursor.fetchall()}
+        new = [(values, tags) for values, tags in rows if values["id"] in stored]
+        if not new:
+            return stored
+        org_id = new[0][0]["org_id"]
+        shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading contention
+        tag_rows = [(values["id"], tag, org_id) for values, tags in new for tag in tags]
+        if tag_rows:
+            cursor.executemany(_SQLITE_INSERT_TAG, tag_rows)
+        bumps = Counter(key for values, tags in new for key in _counter_keys(values, tags))
+        cursor.executemany(
+            _SQLITE_ADD_TO_COUNTER,
+            [(org_id, d, v, shard, n) for (d, v), n in sorted(bumps.items())],
+        )
+        combos = Counter(_combo(values) for values, _ in new)
+        cursor.executemany(
+            _SQLITE_ADD_TO_COMBO,
+            [(org_id, *combo, shard, n) for combo, n in sorted(combos.items())],
+        )
+        cursor.executemany(
+            _SQLITE_QUEUE,
+            [
+                {
+                    "change_id": values["id"],
+                    "org_id": org_id,
+                    "created_at": _sqlite_time(values["created_at"]),
+                }
+                for values, _ in new
+            ],
+        )
         return stored
-    org_id = new[0][0]["org_id"]
-    shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention, not security
-    tag_rows = [
-        {"change_id": values["id"], "tag": tag, "org_id": org_id}
-        for values, tags in new
-        for tag in tags
-    ]
-    if tag_rows:
-        await session.execute(insert(session, ChangeTag), tag_rows)
-    bumps = Counter(key for values, tags in new for key in _counter_keys(values, tags))
-    counters = [
-        {"org_id": org_id, "dimension": d, "value": v, "shard": shard, "count": n}
-        for (d, v), n in sorted(bumps.items())
-    ]
-    await session.execute(_add_to_counters(session, counters))
-    combos = Counter(tuple(values[c] or "" for c in COUNTED_COLUMNS) for values, _ in new)
-    combo_rows = [
-        {**dict(zip(COUNTED_COLUMNS, combo, strict=True)), "org_id": org_id, "shard": shard}
-        | {"count": n}
-        for combo, n in sorted(combos.items())
-    ]
-    await session.execute(_add_to_combos(session, combo_rows))
-    await session.execute(
-        _QUEUE_STATEMENT,
-        [
-            {"change_id": values["id"], "org_id": org_id, "created_at": values["created_at"]}
-            for values, _ in new
-        ],
-    )
-    return stored
+    except dbapi_error as error:
+        raise _as_sqlalchemy_error(connection, error) from error
+    finally:
+        cursor.close()
 
 
 def _insert_many_statement() -> str:
@@ -741,26 +772,6 @@ async def _insert_many_with_driver(
             hide_parameters=True,
             dialect=session.get_bind().dialect,
         ) from error
-
-
-def _insert_change_many(session: AsyncSession) -> Any:
-    return insert(session, Change).on_conflict_do_nothing()
-
-
-def _add_to_counters(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
-    statement = insert(session, ChangeCounter).values(rows)
-    return statement.on_conflict_do_update(
-        index_elements=["org_id", "dimension", "value", "shard"],
-        set_={"count": ChangeCounter.count + statement.excluded.count},
-    )
-
-
-def _add_to_combos(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
-    statement = insert(session, ChangeComboCounter).values(rows)
-    return statement.on_conflict_do_update(
-        index_elements=[*COUNTED_COLUMNS, "org_id", "shard"],
-        set_={"count": ChangeComboCounter.count + statement.excluded.count},
-    )
 
 
 async def service_names(
