@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 
 from changetrail_api import db_errors, json_safety
 from changetrail_api.errors import ProblemError
+from changetrail_api.metrics import SQLITE_WRITES_WAITED
 
 
 class UnsupportedDatabaseError(ValueError):
@@ -216,6 +217,7 @@ class Database:
         self._busy_seconds = busy_seconds
         # PostgreSQL's hot paths: psycopg's own pool, opened at first use (see on_postgresql).
         self._driver_pool: AsyncConnectionPool[Any] | None = None
+        self._driver_pool_opening: asyncio.Future[None] | None = None
         self._sqlite: tuple[Engine, Engine] | None = None
         # Made at the first write that waits, again after dispose (an app may start again).
         self._writer: ThreadPoolExecutor | None = None
@@ -255,6 +257,7 @@ class Database:
         loop = asyncio.get_running_loop()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        SQLITE_WRITES_WAITED.inc()
         queued = loop.run_in_executor(self._writer, _in_transaction, waiting, work)
         self._on_writer.append(queued)
         try:
@@ -286,7 +289,9 @@ class Database:
             raise problem from error
 
     async def _open_driver_pool(self) -> AsyncConnectionPool[Any]:
-        if self._driver_pool is None:
+        # Made and set before the first await, so requests arriving together share one pool;
+        # each waits until it is open.
+        if self._driver_pool is None or self._driver_pool_opening is None:
             pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
                 driver_conninfo(self._url),
                 min_size=1,
@@ -302,7 +307,10 @@ class Database:
                 name="changetrail-hot-path",
             )
             self._driver_pool = pool
-            await pool.open()
+            self._driver_pool_opening = asyncio.ensure_future(pool.open())
+        if not self._driver_pool_opening.done():
+            await asyncio.shield(self._driver_pool_opening)
+        self._driver_pool_opening.result()  # an open that failed fails every use alike
         return self._driver_pool
 
     async def read(self, work: Work[T]) -> T:
@@ -338,7 +346,7 @@ class Database:
         """Close every connection; the next use opens new ones (an app may be started again)."""
         if self._driver_pool is not None:
             await self._driver_pool.close()
-            self._driver_pool = None
+            self._driver_pool = self._driver_pool_opening = None
         if self._on_loop is not None:
             self._on_loop.close()
             self._on_loop = None

@@ -43,3 +43,8 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook deliveries by detected source and outcome.",
     ["source", "outcome"],
 )
+SQLITE_WRITES_WAITED = Counter(
+    "changetrail_sqlite_writes_waited_total",
+    "Writes of changes on SQLite that found the write lock held (by another process, or a "
+    "session of this one) and waited for it on the writer thread.",
+)
