@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -123,14 +122,8 @@ async def _list(
     request: Request, principal: Principal, filters: ChangeFilters, page: Page
 ) -> Response:
     database: Database = request.app.state.database
-    data, total = await database.read(
-        partial(
-            service.list_in,
-            org_id=principal.org_id,
-            filters=filters,
-            limit=page.limit,
-            offset=page.offset,
-        )
+    data, total = await service.list_with(
+        database, principal.org_id, filters, limit=page.limit, offset=page.offset
     )
     return _json(ChangeListEnvelope.model_construct(data=data, meta=page.meta(total)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -331,6 +332,27 @@ async def list_changes(
     return await session.run_sync(
         lambda s: list_in(s.connection(), org_id, filters, limit=limit, offset=offset)
     )
+
+
+async def list_with(
+    database: Database, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
+) -> tuple[list[ChangeOut], int]:
+    """``list_in`` through the request path's Database.
+
+    On PostgreSQL the page and the total are read at once, on two pooled connections: the
+    count is most of a filtered list's time at scale, and the two need not wait for each
+    other (each statement reads its own snapshot either way, in autocommit).
+    """
+    if not database.is_postgresql:
+        work = partial(list_in, org_id=org_id, filters=filters, limit=limit, offset=offset)
+        return await database.read(work)
+    rows, total = await asyncio.gather(
+        database.read(
+            partial(repository.page_in, org_id=org_id, filters=filters, limit=limit, offset=offset)
+        ),
+        database.read(partial(repository.count_in, org_id=org_id, filters=filters)),
+    )
+    return [row_out(row) for row in rows], total
 
 
 def list_in(
