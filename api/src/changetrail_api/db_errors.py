@@ -36,6 +36,10 @@ def _sqlstate(error: DBAPIError) -> str | None:
     return state if isinstance(state, str) else None
 
 
+def _busy_state(state: str) -> bool:
+    return state in _BUSY_STATES or state[:2] in _BUSY_CLASSES
+
+
 def is_busy(error: DBAPIError | PoolTimeoutError) -> bool:
     """The database is contended or unreachable: the same request may succeed in a moment."""
     if isinstance(error, PoolTimeoutError):
@@ -44,7 +48,7 @@ def is_busy(error: DBAPIError | PoolTimeoutError) -> bool:
         return True
     state = _sqlstate(error)
     if state is not None:
-        return state in _BUSY_STATES or state[:2] in _BUSY_CLASSES
+        return _busy_state(state)
     if not isinstance(error, OperationalError):
         return False
     code = getattr(error.orig, "sqlite_errorcode", None)
@@ -88,7 +92,7 @@ def driver_problem(error: psycopg.Error | PoolTimeout) -> ProblemError | None:
     """``as_problem`` for an error of psycopg itself (the hot paths that skip SQLAlchemy)."""
     state = getattr(error, "sqlstate", None)
     broken = isinstance(error, psycopg.OperationalError | PoolTimeout) and state is None
-    if broken or (isinstance(state, str) and (state in _BUSY_STATES or state[:2] in _BUSY_CLASSES)):
+    if broken or (isinstance(state, str) and _busy_state(state)):
         return _busy()
     if isinstance(error, psycopg.IntegrityError):
         return _conflict()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections import Counter
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import psycopg
@@ -33,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from changetrail_api import json_safety
-from changetrail_api.base import UTCDateTime
+from changetrail_api.base import UTCDateTime, naive_utc
 from changetrail_api.changes.filters import ChangeFilters as ChangeFilters
 from changetrail_api.changes.models import Change, ChangeComboCounter, ChangeCounter, ChangeTag
 from changetrail_api.channels.models import Channel, ChannelOutbox
@@ -216,11 +217,7 @@ _RECORD_WITH_DRIVER = _record_with_driver()
 
 def _stored_time(value: datetime | None) -> str | None:
     """What UTCDateTime stores, as the document carries it: naive UTC in ISO 8601."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat()
+    return None if value is None else naive_utc(value).isoformat()
 
 
 def _document_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -291,9 +288,7 @@ _JSON_COLUMNS = frozenset({"tags", "details"})
 
 def _sqlite_time(value: datetime) -> str:
     """UTCDateTime on SQLite: naive UTC, in SQLAlchemy's DATETIME text (microseconds always)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(sep=" ", timespec="microseconds")
+    return naive_utc(value).isoformat(sep=" ", timespec="microseconds")
 
 
 def _sqlite_value(column: str, value: Any) -> Any:
@@ -302,6 +297,10 @@ def _sqlite_value(column: str, value: Any) -> Any:
     if isinstance(value, datetime):
         return _sqlite_time(value)
     return value
+
+
+def _sqlite_row(values: dict[str, Any]) -> list[Any]:
+    return [_sqlite_value(column, values[column]) for column in _CHANGE_COLUMNS]
 
 
 def _combo(values: dict[str, Any]) -> tuple[str, ...]:
@@ -315,10 +314,9 @@ def insert_new_in(connection: Connection, values: dict[str, Any], tags: Sequence
     True when inserted. Conflicts are resolved by unique constraints (``ON CONFLICT``), so two
     concurrent posts of one ``external_id`` cannot both insert.
     """
-    keys = _counter_keys(values, tags)
-    shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention, not security
-    org_id = values["org_id"]
     if connection.dialect.name == "postgresql":
+        keys = _counter_keys(values, tags)
+        shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention
         parameters = {
             **values,
             "tag_list": list(tags),
@@ -328,31 +326,56 @@ def insert_new_in(connection: Connection, values: dict[str, Any], tags: Sequence
         }
         result = connection.execute(_RECORD_IN_ONE_STATEMENT, parameters)
         return result.scalar_one_or_none() is not None
-    # The DB-API connection of this transaction (sqlite3's, or aiosqlite's adapter of it).
-    cursor = connection.connection.cursor()
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    try:
-        row = [_sqlite_value(c, values[c]) for c in _CHANGE_COLUMNS]
-        cursor.execute(_SQLITE_INSERT_CHANGE, row)
+    with _dbapi_cursor(connection) as cursor:
+        cursor.execute(
+            _SQLITE_INSERT_CHANGE, [_sqlite_value(c, values[c]) for c in _CHANGE_COLUMNS]
+        )
         if cursor.fetchone() is None:
             return False
-        if tags:
-            cursor.executemany(_SQLITE_INSERT_TAG, [(values["id"], t, org_id) for t in tags])
-        cursor.executemany(_SQLITE_ADD_TO_COUNTER, [(org_id, d, v, shard, 1) for d, v in keys])
-        cursor.execute(_SQLITE_ADD_TO_COMBO, (org_id, *_combo(values), shard, 1))
-        cursor.execute(
-            _SQLITE_QUEUE,
+        _keep_books_sqlite(cursor, [(values, tags)])
+    return True
+
+
+@contextlib.contextmanager
+def _dbapi_cursor(connection: Connection) -> Iterator[Any]:
+    """A cursor of the transaction's DB-API connection (sqlite3's, or aiosqlite's adapter of
+    it), whose errors leave as SQLAlchemy raises them, so a busy database answers as one."""
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise _as_sqlalchemy_error(connection, error) from error
+    finally:
+        cursor.close()
+
+
+def _keep_books_sqlite(cursor: Any, new: Sequence[tuple[dict[str, Any], Sequence[str]]]) -> None:
+    """The rows that follow newly inserted changes: their tags, the counter bumps (summed per
+    counter row, in a fixed order) and their outbox rows."""
+    org_id = new[0][0]["org_id"]
+    shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention, not security
+    tag_rows = [(values["id"], tag, org_id) for values, tags in new for tag in tags]
+    if tag_rows:
+        cursor.executemany(_SQLITE_INSERT_TAG, tag_rows)
+    bumps = Counter(key for values, tags in new for key in _counter_keys(values, tags))
+    cursor.executemany(
+        _SQLITE_ADD_TO_COUNTER, [(org_id, d, v, shard, n) for (d, v), n in sorted(bumps.items())]
+    )
+    combos = Counter(_combo(values) for values, _ in new)
+    cursor.executemany(
+        _SQLITE_ADD_TO_COMBO, [(org_id, *combo, shard, n) for combo, n in sorted(combos.items())]
+    )
+    cursor.executemany(
+        _SQLITE_QUEUE,
+        [
             {
                 "change_id": values["id"],
                 "org_id": org_id,
                 "created_at": _sqlite_time(values["created_at"]),
-            },
-        )
-    except dbapi_error as error:
-        raise _as_sqlalchemy_error(connection, error) from error
-    finally:
-        cursor.close()
-    return True
+            }
+            for values, _ in new
+        ],
+    )
 
 
 def _as_sqlalchemy_error(connection: Connection, error: Exception) -> StatementError:
@@ -641,49 +664,17 @@ def _insert_many_sqlite(
 ) -> set[str]:
     """``insert_many`` on SQLite, on the DB-API connection of the session's transaction: each
     statement once over all rows (counter bumps summed per counter row first)."""
-    cursor = connection.connection.cursor()
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    try:
+    with _dbapi_cursor(connection) as cursor:
         cursor.executemany(
             _SQLITE_INSERT_CHANGES,
-            [[_sqlite_value(c, values[c]) for c in _CHANGE_COLUMNS] for values, _ in rows],
+            [_sqlite_row(values) for values, _ in rows],
         )
         cursor.execute(_SQLITE_STORED_IDS, (json.dumps([values["id"] for values, _ in rows]),))
         stored = {row[0] for row in cursor.fetchall()}
         new = [(values, tags) for values, tags in rows if values["id"] in stored]
-        if not new:
-            return stored
-        org_id = new[0][0]["org_id"]
-        shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading contention
-        tag_rows = [(values["id"], tag, org_id) for values, tags in new for tag in tags]
-        if tag_rows:
-            cursor.executemany(_SQLITE_INSERT_TAG, tag_rows)
-        bumps = Counter(key for values, tags in new for key in _counter_keys(values, tags))
-        cursor.executemany(
-            _SQLITE_ADD_TO_COUNTER,
-            [(org_id, d, v, shard, n) for (d, v), n in sorted(bumps.items())],
-        )
-        combos = Counter(_combo(values) for values, _ in new)
-        cursor.executemany(
-            _SQLITE_ADD_TO_COMBO,
-            [(org_id, *combo, shard, n) for combo, n in sorted(combos.items())],
-        )
-        cursor.executemany(
-            _SQLITE_QUEUE,
-            [
-                {
-                    "change_id": values["id"],
-                    "org_id": org_id,
-                    "created_at": _sqlite_time(values["created_at"]),
-                }
-                for values, _ in new
-            ],
-        )
-        return stored
-    except dbapi_error as error:
-        raise _as_sqlalchemy_error(connection, error) from error
-    finally:
-        cursor.close()
+        if new:
+            _keep_books_sqlite(cursor, new)
+    return stored
 
 
 def _insert_many_statement() -> str:
