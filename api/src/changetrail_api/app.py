@@ -14,6 +14,7 @@ from changetrail_api import docs_ui, migrate, web
 from changetrail_api.auth import KeyCache, RateLimiter
 from changetrail_api.changes.endpoints import BATCH_PATH
 from changetrail_api.changes.endpoints import router as changes_router
+from changetrail_api.changes.service import ChangeWriter
 from changetrail_api.channels.wiring import install as install_channels
 from changetrail_api.db import Database, create_engine, create_sessionmaker
 from changetrail_api.errors import install_error_handlers
@@ -79,6 +80,7 @@ def create_app(settings: ApiSettings | None = None, *, run_migrations: bool = Tr
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.database = Database(settings.database_url, engine, pool_size=settings.db_pool_size)
+    app.state.change_writer = ChangeWriter(app.state.database)
     app.state.key_cache = KeyCache(settings.auth_cache_seconds)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
 

@@ -43,6 +43,12 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook deliveries by detected source and outcome.",
     ["source", "outcome"],
 )
+GROUP_COMMIT_SIZE = Histogram(
+    "changetrail_changes_stored_together",
+    "How many single posts of changes were stored in one statement and commit (a group "
+    "commit): 1 when they arrive one at a time, more under load.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 SQLITE_WRITES_WAITED = Counter(
     "changetrail_sqlite_writes_waited_total",
     "Writes of changes on SQLite that found the write lock held (by another process, or a "

@@ -107,10 +107,8 @@ async def _known_service(request: Request, principal: Principal, service_id: str
 async def _record(
     request: Request, principal: Principal, body: ChangeCreate, idempotency_key: str | None
 ) -> Response:
-    database: Database = request.app.state.database
-    change, created = await service.record_with(
-        database, principal.org_id, body, idempotency_key=idempotency_key
-    )
+    writer: service.ChangeWriter = request.app.state.change_writer
+    change, created = await writer.record(principal.org_id, body, idempotency_key=idempotency_key)
     # 201 for a new change, 200 when an idempotency key found the one already recorded.
     return _json(
         ChangeEnvelope.model_construct(data=change),

@@ -162,94 +162,19 @@ def _record_in_one_statement() -> TextClause:
 _RECORD_IN_ONE_STATEMENT = _record_in_one_statement()
 
 
-def _record_with_driver() -> str:
-    """The statement above in psycopg's form, taking the whole change as one JSON document,
-    with the service check folded in.
-
-    One parameter instead of thirty: the server parses the document into a ``changes`` row
-    (``jsonb_populate_record``; a value too long for its column still fails, as an insert
-    would), so the request's process spends nothing adapting values one by one. ``svc``
-    finds the change's service (when it names one) and ``new`` inserts only if it did, so
-    one round trip answers all of it: the new change's id (none for a replayed key or an
-    unknown service) and the service's name.
-    """
-    queued = _QUEUE_FOR_CHANNELS.format(change_id="new.id", source="FROM new")
-    queued = queued.replace("CAST(:org_id AS VARCHAR(40))", "new.org_id")
-    queued = queued.replace(":created_at", "new.created_at")
-    return f"""
-        WITH doc AS (
-            SELECT CAST(%s AS jsonb) AS d
-        ), row AS (
-            SELECT (jsonb_populate_record(NULL::changes, d -> 'change')).* FROM doc
-        ), svc AS (
-            SELECT s.name FROM services s, row
-            WHERE s.org_id = row.org_id AND s.id = row.service_id
-        ), new AS (
-            INSERT INTO changes
-            SELECT * FROM row WHERE row.service_id IS NULL OR EXISTS (SELECT 1 FROM svc)
-            ON CONFLICT DO NOTHING
-            RETURNING id, org_id, service_id, change_type, environment, source, created_at
-        ), tagged AS (
-            INSERT INTO change_tags (change_id, tag, org_id)
-            SELECT new.id, t.tag, new.org_id
-            FROM new, doc, jsonb_array_elements_text(d -> 'tags') AS t(tag)
-        ), counted AS (
-            INSERT INTO change_counters (org_id, dimension, value, shard, count)
-            SELECT new.org_id, c ->> 0, c ->> 1, CAST(d ->> 'shard' AS integer), 1
-            FROM new, doc, jsonb_array_elements(d -> 'counters') AS c
-            ON CONFLICT (org_id, dimension, value, shard)
-            DO UPDATE SET count = change_counters.count + 1
-        ), combined AS (
-            INSERT INTO change_combo_counters
-                (org_id, service_id, change_type, environment, source, shard, count)
-            SELECT new.org_id, coalesce(new.service_id, ''), new.change_type, new.environment,
-                   new.source, CAST(d ->> 'shard' AS integer), 1
-            FROM new, doc
-            ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
-            DO UPDATE SET count = change_combo_counters.count + 1
-        ), queued AS ({queued})
-        SELECT (SELECT id FROM new), (SELECT name FROM svc)
-    """  # noqa: S608 - table and column names are fixed, the document is a bound parameter
-
-
-_RECORD_WITH_DRIVER = _record_with_driver()
-
-
 def _stored_time(value: datetime | None) -> str | None:
     """What UTCDateTime stores, as the document carries it: naive UTC in ISO 8601."""
     return None if value is None else naive_utc(value).isoformat()
 
 
 def _document_row(values: dict[str, Any]) -> dict[str, Any]:
-    """A change's row as the JSON documents above carry it."""
+    """A change's row as the JSON document of ``store_many_with_driver`` carries it."""
     return {
         **values,
         "occurred_at": _stored_time(values["occurred_at"]),
         "ended_at": _stored_time(values["ended_at"]),
         "created_at": _stored_time(values["created_at"]),
     }
-
-
-async def record_with_driver(
-    connection: psycopg.AsyncConnection[Any], values: dict[str, Any], tags: Sequence[str]
-) -> tuple[bool, str | None]:
-    """PostgreSQL: ``insert_new_in`` and the service's name in one statement, on psycopg.
-
-    Returns whether the change was inserted and its service's name (None when it names
-    none, or one this organisation does not have: then nothing was inserted).
-    """
-    document = {
-        "change": _document_row(values),
-        "tags": list(tags),
-        "counters": _counter_keys(values, tags),
-        "shard": random.randrange(COUNTER_SHARDS),  # noqa: S311 - spreading contention
-    }
-    # json_safety's storage form: what no reader could serve back is refused here.
-    parameters = (json_safety.dumps(document),)
-    cursor = await connection.execute(_RECORD_WITH_DRIVER, parameters, prepare=True)
-    row = await cursor.fetchone()
-    assert row is not None  # a SELECT of two scalar subqueries always has its row
-    return row[0] is not None, row[1]
 
 
 async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequence[str]) -> bool:
@@ -350,27 +275,28 @@ def _dbapi_cursor(connection: Connection) -> Iterator[Any]:
 
 
 def _keep_books_sqlite(cursor: Any, new: Sequence[tuple[dict[str, Any], Sequence[str]]]) -> None:
-    """The rows that follow newly inserted changes: their tags, the counter bumps (summed per
-    counter row, in a fixed order) and their outbox rows."""
-    org_id = new[0][0]["org_id"]
+    """The rows that follow newly inserted changes (of one organisation or several): their
+    tags, the counter bumps (summed per counter row, in a fixed order) and their outbox rows."""
     shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention, not security
-    tag_rows = [(values["id"], tag, org_id) for values, tags in new for tag in tags]
+    tag_rows = [(values["id"], tag, values["org_id"]) for values, tags in new for tag in tags]
     if tag_rows:
         cursor.executemany(_SQLITE_INSERT_TAG, tag_rows)
-    bumps = Counter(key for values, tags in new for key in _counter_keys(values, tags))
-    cursor.executemany(
-        _SQLITE_ADD_TO_COUNTER, [(org_id, d, v, shard, n) for (d, v), n in sorted(bumps.items())]
+    bumps = Counter(
+        (values["org_id"], *key) for values, tags in new for key in _counter_keys(values, tags)
     )
-    combos = Counter(_combo(values) for values, _ in new)
     cursor.executemany(
-        _SQLITE_ADD_TO_COMBO, [(org_id, *combo, shard, n) for combo, n in sorted(combos.items())]
+        _SQLITE_ADD_TO_COUNTER, [(*key, shard, n) for key, n in sorted(bumps.items())]
+    )
+    combos = Counter((values["org_id"], *_combo(values)) for values, _ in new)
+    cursor.executemany(
+        _SQLITE_ADD_TO_COMBO, [(*combo, shard, n) for combo, n in sorted(combos.items())]
     )
     cursor.executemany(
         _SQLITE_QUEUE,
         [
             {
                 "change_id": values["id"],
-                "org_id": org_id,
+                "org_id": values["org_id"],
                 "created_at": _sqlite_time(values["created_at"]),
             }
             for values, _ in new
@@ -662,28 +588,65 @@ async def insert_many(
 def _insert_many_sqlite(
     connection: Connection, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
 ) -> set[str]:
-    """``insert_many`` on SQLite, on the DB-API connection of the session's transaction: each
-    statement once over all rows (counter bumps summed per counter row first)."""
+    """``insert_many`` on SQLite, on the DB-API connection of the session's transaction."""
     with _dbapi_cursor(connection) as cursor:
-        cursor.executemany(
-            _SQLITE_INSERT_CHANGES,
-            [_sqlite_row(values) for values, _ in rows],
-        )
-        cursor.execute(_SQLITE_STORED_IDS, (json.dumps([values["id"] for values, _ in rows]),))
-        stored = {row[0] for row in cursor.fetchall()}
-        new = [(values, tags) for values, tags in rows if values["id"] in stored]
-        if new:
-            _keep_books_sqlite(cursor, new)
+        return _insert_rows_sqlite(cursor, rows)
+
+
+def _insert_rows_sqlite(
+    cursor: Any, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
+) -> set[str]:
+    """Changes (values, tags) with their bookkeeping, each statement once over all rows; the
+    ids stored (a replayed key is skipped and touches nothing else)."""
+    if not rows:
+        return set()
+    cursor.executemany(_SQLITE_INSERT_CHANGES, [_sqlite_row(values) for values, _ in rows])
+    cursor.execute(_SQLITE_STORED_IDS, (json.dumps([values["id"] for values, _ in rows]),))
+    stored = {row[0] for row in cursor.fetchall()}
+    new = [(values, tags) for values, tags in rows if values["id"] in stored]
+    if new:
+        _keep_books_sqlite(cursor, new)
     return stored
 
 
-def _insert_many_statement() -> str:
-    """PostgreSQL: ``insert_many``'s statements as one, over one JSON document.
+_SQLITE_SERVICES = (
+    "SELECT id, org_id, name FROM services WHERE id IN (SELECT value FROM json_each(?))"
+)
 
-    The batch's rows are parsed by the server (``jsonb_populate_recordset``); tags, counter
-    bumps and outbox rows follow only the changes that were inserted (``new``), with each
-    counter's bumps summed first and taken in a fixed order, so concurrent batches cannot
-    deadlock on counter rows.
+
+def store_many_in(
+    connection: Connection, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
+) -> list[Stored]:
+    """SQLite's ``store_many_with_driver``: changes of any organisations, each with its service
+    checked, in the connection's transaction; per row, in order, what became of it."""
+    wanted = sorted({values["service_id"] for values, _ in rows if values["service_id"]})
+    with _dbapi_cursor(connection) as cursor:
+        services: dict[str, tuple[str, str]] = {}
+        if wanted:
+            cursor.execute(_SQLITE_SERVICES, (json.dumps(wanted),))
+            services = {id_: (org_id, name) for id_, org_id, name in cursor.fetchall()}
+
+        def name_of(values: dict[str, Any]) -> str | None:
+            org_id, name = services.get(values["service_id"], ("", None))
+            return name if org_id == values["org_id"] else None
+
+        known = [row for row in rows if row[0]["service_id"] is None or name_of(row[0])]
+        stored = _insert_rows_sqlite(cursor, known)
+    return [
+        (values["id"] in stored, name_of(values) if values["service_id"] else None)
+        for values, _ in rows
+    ]
+
+
+def _store_many_statement() -> str:
+    """PostgreSQL: many changes with their bookkeeping in one statement, over one JSON document.
+
+    The rows are parsed by the server (``jsonb_populate_recordset``). A row naming a service
+    is inserted only when its organisation has that service (``named``); tags, counter bumps
+    and outbox rows follow only the changes that were inserted (``new``), with each counter's
+    bumps summed first and taken in a fixed order, so concurrent writers cannot deadlock on
+    counter rows. The rows may belong to several organisations (a group of single posts).
+    Answers, per row: its id, whether it was inserted, and its service's name.
     """
     queued = _QUEUE_FOR_CHANNELS.format(change_id="new.id", source="FROM new")
     queued = queued.replace("CAST(:org_id AS VARCHAR(40))", "new.org_id")
@@ -695,9 +658,15 @@ def _insert_many_statement() -> str:
             SELECT d -> 'changes' AS changes, d -> 'tags' AS tags, d -> 'counters' AS counters,
                    CAST(d ->> 'shard' AS integer) AS shard
             FROM (SELECT CAST(%s AS jsonb) AS d) AS parameter
+        ), given AS MATERIALIZED (
+            SELECT r.* FROM doc, jsonb_populate_recordset(NULL::changes, doc.changes) AS r
+        ), named AS (
+            SELECT given.id, s.name FROM given
+            JOIN services AS s ON s.org_id = given.org_id AND s.id = given.service_id
         ), new AS (
             INSERT INTO changes
-            SELECT r.* FROM doc, jsonb_populate_recordset(NULL::changes, doc.changes) AS r
+            SELECT given.* FROM given
+            WHERE given.service_id IS NULL OR given.id IN (SELECT id FROM named)
             ON CONFLICT DO NOTHING
             RETURNING id, org_id, service_id, change_type, environment, source, created_at
         ), tagged AS (
@@ -707,37 +676,39 @@ def _insert_many_statement() -> str:
             JOIN new ON new.id = t.change_id
         ), counted AS (
             INSERT INTO change_counters (org_id, dimension, value, shard, count)
-            SELECT min(new.org_id), c.dimension, c.value, min(doc.shard), count(*)
+            SELECT new.org_id, c.dimension, c.value, min(doc.shard), count(*)
             FROM doc, jsonb_to_recordset(doc.counters)
                 AS c(change_id varchar, dimension varchar, value varchar)
             JOIN new ON new.id = c.change_id
-            GROUP BY c.dimension, c.value
-            ORDER BY c.dimension, c.value
+            GROUP BY new.org_id, c.dimension, c.value
+            ORDER BY new.org_id, c.dimension, c.value
             ON CONFLICT (org_id, dimension, value, shard)
             DO UPDATE SET count = change_counters.count + excluded.count
         ), combined AS (
             INSERT INTO change_combo_counters
                 (org_id, service_id, change_type, environment, source, shard, count)
-            SELECT min(new.org_id), coalesce(new.service_id, ''), new.change_type,
+            SELECT new.org_id, coalesce(new.service_id, ''), new.change_type,
                    new.environment, new.source, min(doc.shard), count(*)
             FROM new, doc
-            GROUP BY coalesce(new.service_id, ''), new.change_type, new.environment, new.source
-            ORDER BY 2, 3, 4, 5
+            GROUP BY new.org_id, coalesce(new.service_id, ''), new.change_type,
+                     new.environment, new.source
+            ORDER BY 1, 2, 3, 4, 5
             ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
             DO UPDATE SET count = change_combo_counters.count + excluded.count
         ), queued AS ({queued})
-        SELECT id FROM new
+        SELECT given.id, new.id IS NOT NULL, named.name
+        FROM given LEFT JOIN new ON new.id = given.id LEFT JOIN named ON named.id = given.id
     """  # noqa: S608 - table and column names are fixed, the document is a bound parameter
 
 
-_INSERT_MANY_WITH_DRIVER = _insert_many_statement()
+_STORE_MANY_WITH_DRIVER = _store_many_statement()
+# What storing one change answers: whether it was inserted (not a replayed key, not an unknown
+# service), and its service's name (None when it names none or one its organisation lacks).
+Stored = tuple[bool, str | None]
 
 
-async def _insert_many_with_driver(
-    session: AsyncSession, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
-) -> set[str]:
-    """``insert_many`` on PostgreSQL: one statement on the session's own psycopg connection,
-    in its transaction, instead of several executed row by row through SQLAlchemy."""
+def _many_document(rows: Sequence[tuple[dict[str, Any], Sequence[str]]]) -> str:
+    """``_STORE_MANY_WITH_DRIVER``'s parameter: the rows, their tags and their counter keys."""
     document = {
         "shard": random.randrange(COUNTER_SHARDS),  # noqa: S311 - spreading contention
         "changes": [_document_row(values) for values, _ in rows],
@@ -748,11 +719,29 @@ async def _insert_many_with_driver(
             for d, k in _counter_keys(v, tags)
         ],
     }
+    # json_safety's storage form: what no reader could serve back is refused here.
+    return json_safety.dumps(document)
+
+
+async def store_many_with_driver(
+    connection: psycopg.AsyncConnection[Any], rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
+) -> list[Stored]:
+    """PostgreSQL: store changes (values, tags) of any organisations in one statement, each
+    with its service checked; per row, in order, what became of it (see ``Stored``)."""
+    cursor = await connection.execute(_STORE_MANY_WITH_DRIVER, (_many_document(rows),))
+    by_id = {change_id: (inserted, name) for change_id, inserted, name in await cursor.fetchall()}
+    return [by_id[values["id"]] for values, _ in rows]
+
+
+async def _insert_many_with_driver(
+    session: AsyncSession, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
+) -> set[str]:
+    """``insert_many`` on PostgreSQL: one statement on the session's own psycopg connection,
+    in its transaction, instead of several executed row by row through SQLAlchemy."""
     connection = await (await session.connection()).get_raw_connection()
     driver = cast("psycopg.AsyncConnection[Any]", connection.driver_connection)
     try:
-        cursor = await driver.execute(_INSERT_MANY_WITH_DRIVER, (json_safety.dumps(document),))
-        return {row[0] for row in await cursor.fetchall()}
+        stored = await store_many_with_driver(driver, rows)
     except psycopg.Error as error:
         # As SQLAlchemy raises it, so the session's scope answers with the right problem.
         raise DBAPIError.instance(
@@ -763,6 +752,9 @@ async def _insert_many_with_driver(
             hide_parameters=True,
             dialect=session.get_bind().dialect,
         ) from error
+    return {
+        values["id"] for (values, _), (inserted, _) in zip(rows, stored, strict=True) if inserted
+    }
 
 
 async def service_names(

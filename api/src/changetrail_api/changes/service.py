@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from changetrail_api.base import new_id, utcnow_ms
 from changetrail_api.changes import repository
 from changetrail_api.changes.filters import ChangeFilters
+from changetrail_api.changes.group_commit import GroupCommit
 from changetrail_api.changes.models import PUBLIC_COLUMNS, Change
 from changetrail_api.changes.schemas import ENDED, ChangeCompletion, ChangeCreate, ChangeOut
 from changetrail_api.db import Database
@@ -88,43 +89,70 @@ def record_in(
     return _replayed(existing, values), False
 
 
-async def record_with(
-    database: Database,
-    org_id: str,
-    payload: ChangeCreate,
-    *,
-    idempotency_key: str | None = None,
-) -> tuple[ChangeOut, bool]:
-    """``record_in`` through the request path's Database, by the cheapest road it has.
+# One new change to store: its row and its tags.
+NewChange = tuple[dict[str, Any], Sequence[str]]
 
-    On PostgreSQL one statement on psycopg's own connection checks the service and stores the
-    change with its bookkeeping; only a replayed key costs a second look-up, for the change
-    it names. On SQLite ``record_in`` runs as it is (see Database.write).
+
+class ChangeWriter:
+    """``record_in`` for the request path: single posts stored in groups (``group_commit``).
+
+    Each post is validated, checked and answered on its own; what arrives together is stored
+    together, in one statement on PostgreSQL (psycopg's own connection, autocommit) and one
+    transaction on SQLite (``Database.write``), with its service checked in the same step.
+    Only a replayed key costs a second look-up, for the change it names.
     """
-    if not database.is_postgresql:
-        work = partial(record_in, org_id=org_id, payload=payload, idempotency_key=idempotency_key)
-        return await database.write(work)
-    now = utcnow_ms()
-    _check_end(payload, now)
-    values = _values(payload, org_id, now, idempotency_key)
-    inserted, service_name = await database.on_postgresql(
-        partial(repository.record_with_driver, values=values, tags=payload.tags)
-    )
-    if payload.service_id is not None and service_name is None:
-        raise FieldError("service_id", f"no service {payload.service_id!r} in this organisation")
-    if inserted:
-        _count_recorded(values)
-        return row_out({**values, "service_name": service_name}), True
-    existing = await database.read(
-        partial(
-            repository.find_existing_in,
-            org_id=org_id,
-            source=payload.source,
-            external_id=payload.external_id,
-            idempotency_key=values["idempotency_key"],
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._groups: GroupCommit[NewChange, repository.Stored] = GroupCommit(self._store)
+
+    async def record(
+        self, org_id: str, payload: ChangeCreate, *, idempotency_key: str | None = None
+    ) -> tuple[ChangeOut, bool]:
+        now = utcnow_ms()
+        _check_end(payload, now)
+        values = _values(payload, org_id, now, idempotency_key)
+        inserted, service_name = await self._groups.submit((values, payload.tags))
+        if payload.service_id is not None and service_name is None:
+            raise FieldError(
+                "service_id", f"no service {payload.service_id!r} in this organisation"
+            )
+        if inserted:
+            _count_recorded(values)
+            return row_out({**values, "service_name": service_name}), True
+        existing = await self._database.read(
+            partial(
+                repository.find_existing_in,
+                org_id=org_id,
+                source=payload.source,
+                external_id=payload.external_id,
+                idempotency_key=values["idempotency_key"],
+            )
         )
+        return _replayed(existing, values), False
+
+    async def _store(self, group: Sequence[NewChange]) -> list[repository.Stored]:
+        # The same keys in the same order in every group, so two groups holding the same two
+        # keys cannot each wait for the other's first insert.
+        ordered = sorted(group, key=_key_order)
+        if self._database.is_postgresql:
+            stored = await self._database.on_postgresql(
+                partial(repository.store_many_with_driver, rows=ordered)
+            )
+        else:
+            stored = await self._database.write(partial(repository.store_many_in, rows=ordered))
+        by_id = {values["id"]: result for (values, _), result in zip(ordered, stored, strict=True)}
+        return [by_id[values["id"]] for values, _ in group]
+
+
+def _key_order(change: NewChange) -> tuple[str, ...]:
+    values = change[0]
+    return (
+        values["org_id"],
+        values["source"],
+        values["external_id"] or "",
+        values["idempotency_key"] or "",
     )
-    return _replayed(existing, values), False
 
 
 def _replayed(existing: RowMapping | None, values: dict[str, Any]) -> ChangeOut:
