@@ -15,9 +15,7 @@ AUTOSCALER_MANAGER = "kube-controller-manager"
 
 
 def _rollout_status(kubectl: Kubectl, namespace: str, workload: str) -> None:
-    kubectl.run(
-        "-n", namespace, "rollout", "status", workload, "--timeout=240s", timeout=250
-    )  # fmt: skip
+    kubectl.rollout_status(workload, namespace, timeout=240)
 
 
 def _set_image(kubectl: Kubectl, namespace: str, workload: str, tag: str) -> None:

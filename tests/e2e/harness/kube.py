@@ -58,14 +58,46 @@ class Kubectl:
             f"--patch={json.dumps(patch)}", *extra,
         )  # fmt: skip
 
-    def rollout_status(self, deployment: str, namespace: str, timeout: float = 120.0) -> None:
-        self.run(
-            "-n", namespace, "rollout", "status", f"deployment/{deployment}",
-            f"--timeout={int(timeout)}s", timeout=timeout + 10,
-        )  # fmt: skip
+    def rollout_status(self, workload: str, namespace: str, timeout: float = 120.0) -> None:
+        """Wait for a rollout to finish; ``workload`` is ``kind/name``, or a Deployment's name.
+
+        A rollout that does not finish fails with the namespace's workloads, pods and recent
+        events attached, since "timed out waiting for the condition" alone says nothing about
+        which part of the cluster stopped moving."""
+        target = workload if "/" in workload else f"deployment/{workload}"
+        try:
+            self.run(
+                "-n", namespace, "rollout", "status", target,
+                f"--timeout={int(timeout)}s", timeout=timeout + 10,
+            )  # fmt: skip
+        except (KubectlError, subprocess.TimeoutExpired) as failed:
+            raise KubectlError(f"{failed}\n{self.describe_stuck(namespace)}") from failed
+
+    def describe_stuck(self, namespace: str) -> str:
+        """What a person would look at when a rollout hangs, as one block of text."""
+        views = [
+            ("workloads and pods", ["get", "deployments,statefulsets,daemonsets,replicasets,pods",
+                                    "-o", "wide", "--show-labels"]),
+            ("pod states", ["get", "pods", "-o", _POD_STATES]),
+            ("events", ["get", "events", "--sort-by=.lastTimestamp"]),
+        ]  # fmt: skip
+        parts = []
+        for title, args in views:
+            shown = self.run("-n", namespace, *args, check=False, timeout=30)
+            parts.append(f"--- {title} ---\n{shown.strip()}")
+        return "\n".join(parts)
 
     def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
         self.run(*_namespaced(namespace), "delete", kind, name, "--wait=true")
+
+
+# Per pod: its phase, readiness, whether it is being deleted and by which finalizers it is held.
+_POD_STATES = (
+    "custom-columns=NAME:.metadata.name,PHASE:.status.phase,"
+    "READY:.status.conditions[?(@.type=='Ready')].status,"
+    "DELETING:.metadata.deletionTimestamp,FINALIZERS:.metadata.finalizers,"
+    "NODE:.spec.nodeName,OWNER:.metadata.ownerReferences[0].name"
+)
 
 
 def _namespaced(namespace: str | None) -> Sequence[str]:
