@@ -198,14 +198,14 @@ class TestRequests:
     async def test_a_database_fault_stores_nothing(
         self, client: httpx.AsyncClient, api: Api, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        original = repository.insert_many
+        original = repository.insert_many_in
 
-        async def fails_after_writing(*args: Any) -> set[str]:
-            await original(*args)
+        def fails_after_writing(*args: Any) -> set[str]:
+            original(*args)
             gone = Exception("server closed the connection")
             raise OperationalError("INSERT", {}, gone, connection_invalidated=True)
 
-        monkeypatch.setattr(repository, "insert_many", fails_after_writing)
+        monkeypatch.setattr(repository, "insert_many_in", fails_after_writing)
         response = await client.post(
             BATCH, json={"changes": [{"summary": "a", "tags": ["t"]}, {"summary": "b"}]}
         )

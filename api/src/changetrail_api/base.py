@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import threading
 import time
@@ -26,6 +27,7 @@ NAMING_CONVENTION = {
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
 
 
 class Base(DeclarativeBase):
@@ -88,12 +90,10 @@ def new_id(prefix: str) -> str:
 
     Time-ordered, so ``id`` is a meaningful tie-break after ``created_at``.
     """
-    value = _IDS.next()
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return f"{prefix}_{''.join(reversed(chars))}"
+    # 128 bits in 26 characters of 5 bits: base32 of 20 bytes is 32 characters, the first six
+    # of them the zero bits above the value; then RFC 4648's alphabet becomes Crockford's.
+    encoded = base64.b32encode(_IDS.next().to_bytes(20, "big"))[6:]
+    return f"{prefix}_{encoded.translate(_TO_CROCKFORD).decode()}"
 
 
 def id_column_type() -> String:

@@ -232,12 +232,16 @@ class Database:
                 _sqlite_sync_engine(url, busy_seconds=busy_seconds, pool_size=5),
             )
 
-    async def write(self, work: Work[T], *, one_statement: bool = False) -> T:
+    async def write(self, work: Work[T], *, one_statement: bool = False, large: bool = False) -> T:
         """``work`` in one transaction, committed when it returns, rolled back when it raises.
 
         ``one_statement``: the work writes with a single statement (the reads before it may
         as well see the latest commits), so on PostgreSQL it runs in autocommit mode: that
         statement is its own transaction, and BEGIN and COMMIT cost no round trips.
+
+        ``large``: the work takes long enough (a batch of changes) that on SQLite it runs on
+        the writer thread, in line with the other writes of this process, rather than holding
+        the loop while it runs.
         """
         if self._sqlite is None:
             if one_statement:
@@ -247,18 +251,22 @@ class Database:
         # Writes handed to the writer thread hold the lock while they run; a write that tried
         # the loop meanwhile would only find it taken and queue behind them, and under load
         # every write would end up there. It waits for them instead, then takes the loop.
-        while self._on_writer:
+        while self._on_writer and not large:
             await asyncio.wait({self._on_writer[-1]})
-        try:
-            return await _problems(_done(self._on_loop_transaction, on_loop, work))
-        except ProblemError as problem:
-            if problem.status != 503 or not isinstance(problem.__cause__, DBAPIError):
-                raise
+        if not large:
+            try:
+                return await _problems(_done(self._on_loop_transaction, on_loop, work))
+            except ProblemError as problem:
+                if problem.status != 503 or not isinstance(problem.__cause__, DBAPIError):
+                    raise
+            SQLITE_WRITES_WAITED.inc()
+        return await self._on_writer_thread(waiting, work)
+
+    async def _on_writer_thread(self, engine: Engine, work: Work[T]) -> T:
         loop = asyncio.get_running_loop()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        SQLITE_WRITES_WAITED.inc()
-        queued = loop.run_in_executor(self._writer, _in_transaction, waiting, work)
+        queued = loop.run_in_executor(self._writer, _in_transaction, engine, work)
         self._on_writer.append(queued)
         try:
             return await _problems(queued)

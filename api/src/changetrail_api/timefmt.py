@@ -25,8 +25,10 @@ _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def format_utc(value: datetime) -> str:
-    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """``2026-03-30T15:30:00.123Z``: UTC (naive means UTC), milliseconds, four-digit years."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 def to_utc(value: datetime) -> datetime:

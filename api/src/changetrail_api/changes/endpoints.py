@@ -29,6 +29,7 @@ from changetrail_api.pagination import Page, PageDep
 from changetrail_api.scopes import Scope
 from changetrail_api.services import service as services_service
 from changetrail_api.timefmt import query_instant
+from changetrail_api.trusted import built
 
 router = APIRouter(tags=["changes"])
 
@@ -158,15 +159,14 @@ BATCH_PATH = "/api/v1/changes/batch"
 
 @router.post(
     BATCH_PATH,
+    response_model=ChangeBatchEnvelope,
     responses={
         413: {"description": "The body exceeds the batch body limit (max_batch_body_bytes)"},
         422: {"description": "Not a batch: no `changes`, or none, or more than 1,000"},
         503: {"description": "The database failed; nothing of the batch was stored"},
     },
 )
-async def log_changes(
-    body: ChangeBatch, principal: CanWrite, session: SessionDep
-) -> ChangeBatchEnvelope:
+async def log_changes(body: ChangeBatch, principal: CanWrite, request: Request) -> Response:
     """Log up to 1,000 changes at once, answered item by item in request order.
 
     Each item is validated as `POST /api/v1/changes` validates a change; an invalid item is
@@ -176,14 +176,23 @@ async def log_changes(
     already, before or earlier in the same batch, is `existing` and names that change.
     """
     items = [_validated(item) for item in body.changes]
-    results = await service.record_batch(session, principal.org_id, items)
-    data = [ChangeBatchItem(status=r.status, change=r.change, errors=r.errors) for r in results]
+    results = await service.record_batch(request.app.state.database, principal.org_id, items)
+    data = [_batch_item(result) for result in results]
     meta = ChangeBatchMeta(
         created=sum(r.status == "created" for r in results),
         existing=sum(r.status == "existing" for r in results),
         invalid=sum(r.status == "invalid" for r in results),
     )
-    return ChangeBatchEnvelope(data=data, meta=meta)
+    return _json(ChangeBatchEnvelope.model_construct(data=data, meta=meta))
+
+
+def _batch_item(result: service.BatchResult) -> ChangeBatchItem:
+    if result.errors is not None:
+        return ChangeBatchItem(status=result.status, change=None, errors=result.errors)
+    # Built from validated input and typed columns: constructed, not validated a second time.
+    return built(
+        ChangeBatchItem, {"status": result.status, "change": result.change, "errors": None}
+    )
 
 
 def _validated(item: Any) -> ChangeCreate | list[dict[str, str]]:

@@ -8,7 +8,7 @@ import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from sqlalchemy import (
@@ -208,7 +208,11 @@ _SQLITE_ADD_TO_COMBO = """
 _SQLITE_INSERT_CHANGES = _SQLITE_INSERT_CHANGE.replace(" RETURNING id", "")
 _SQLITE_STORED_IDS = "SELECT id FROM changes WHERE id IN (SELECT value FROM json_each(?))"
 _SQLITE_QUEUE = _QUEUE_FOR_CHANNELS.format(change_id="CAST(:change_id AS VARCHAR(40))", source="")
-_JSON_COLUMNS = frozenset({"tags", "details"})
+# Where in a row the values SQLAlchemy's types would convert are: JSON, and UTC instants.
+_JSON_AT = tuple(i for i, c in enumerate(Change.__table__.columns) if c.name in {"tags", "details"})
+_TIME_AT = tuple(
+    i for i, c in enumerate(Change.__table__.columns) if isinstance(c.type, UTCDateTime)
+)
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -216,16 +220,15 @@ def _sqlite_time(value: datetime) -> str:
     return naive_utc(value).isoformat(sep=" ", timespec="microseconds")
 
 
-def _sqlite_value(column: str, value: Any) -> Any:
-    if column in _JSON_COLUMNS:
-        return json_safety.dumps(value)  # JSON's null for None, as SQLAlchemy's JSON stores it
-    if isinstance(value, datetime):
-        return _sqlite_time(value)
-    return value
-
-
 def _sqlite_row(values: dict[str, Any]) -> list[Any]:
-    return [_sqlite_value(column, values[column]) for column in _CHANGE_COLUMNS]
+    """A change's values in column order, stored as SQLAlchemy's types store them."""
+    row = [values[column] for column in _CHANGE_COLUMNS]
+    for at in _JSON_AT:
+        row[at] = json_safety.dumps(row[at])  # JSON's null for None, as SQLAlchemy's JSON does
+    for at in _TIME_AT:
+        if row[at] is not None:
+            row[at] = _sqlite_time(row[at])
+    return row
 
 
 def _combo(values: dict[str, Any]) -> tuple[str, ...]:
@@ -252,9 +255,7 @@ def insert_new_in(connection: Connection, values: dict[str, Any], tags: Sequence
         result = connection.execute(_RECORD_IN_ONE_STATEMENT, parameters)
         return result.scalar_one_or_none() is not None
     with _dbapi_cursor(connection) as cursor:
-        cursor.execute(
-            _SQLITE_INSERT_CHANGE, [_sqlite_value(c, values[c]) for c in _CHANGE_COLUMNS]
-        )
+        cursor.execute(_SQLITE_INSERT_CHANGE, _sqlite_row(values))
         if cursor.fetchone() is None:
             return False
         _keep_books_sqlite(cursor, [(values, tags)])
@@ -415,20 +416,6 @@ def find_existing_in(
     return connection.execute(statement).mappings().first()
 
 
-async def find_existing(
-    session: AsyncSession,
-    org_id: str,
-    *,
-    source: str,
-    external_id: str | None,
-    idempotency_key: str | None,
-) -> tuple[Change, str | None] | None:
-    condition = _key_condition(source, external_id, idempotency_key)
-    if condition is None:
-        return None
-    return await _one(session, and_(Change.org_id == org_id, condition))
-
-
 async def get(
     session: AsyncSession, org_id: str, change_id: str
 ) -> tuple[Change, str | None] | None:
@@ -567,28 +554,22 @@ def page_in(
     return list(connection.execute(statement).mappings().all())
 
 
-async def insert_many(
-    session: AsyncSession, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
+def insert_many_in(
+    connection: Connection, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
 ) -> set[str]:
     """Insert many changes (values, tags) with their tags, counts and outbox rows; the ids stored.
 
-    The same rows as ``insert_new`` writes for each change, in a handful of statements for the
-    whole batch instead of a few per change: each statement runs once over all rows, and counter
-    bumps are summed per counter row first, since one statement may not update a row twice.
-    Changes whose idempotency key exists already are skipped (``ON CONFLICT DO NOTHING``) and
-    touch nothing else.
+    The same rows as ``insert_new_in`` writes for each change, in one statement on PostgreSQL
+    and a handful on SQLite for the whole batch instead of a few per change: counter bumps are
+    summed per counter row first, since one statement may not update a row twice. Changes
+    whose idempotency key exists already are skipped (``ON CONFLICT DO NOTHING``) and touch
+    nothing else. In the connection's transaction.
     """
     if not rows:
         return set()
-    if session.get_bind().dialect.name == "postgresql":
-        return await _insert_many_with_driver(session, rows)
-    return await session.run_sync(lambda s: _insert_many_sqlite(s.connection(), rows))
-
-
-def _insert_many_sqlite(
-    connection: Connection, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
-) -> set[str]:
-    """``insert_many`` on SQLite, on the DB-API connection of the session's transaction."""
+    if connection.dialect.name == "postgresql":
+        result = connection.exec_driver_sql(_STORE_MANY_WITH_DRIVER, (_many_document(rows),))
+        return {change_id for change_id, inserted, _ in result if inserted}
     with _dbapi_cursor(connection) as cursor:
         return _insert_rows_sqlite(cursor, rows)
 
@@ -733,32 +714,8 @@ async def store_many_with_driver(
     return [by_id[values["id"]] for values, _ in rows]
 
 
-async def _insert_many_with_driver(
-    session: AsyncSession, rows: Sequence[tuple[dict[str, Any], Sequence[str]]]
-) -> set[str]:
-    """``insert_many`` on PostgreSQL: one statement on the session's own psycopg connection,
-    in its transaction, instead of several executed row by row through SQLAlchemy."""
-    connection = await (await session.connection()).get_raw_connection()
-    driver = cast("psycopg.AsyncConnection[Any]", connection.driver_connection)
-    try:
-        stored = await store_many_with_driver(driver, rows)
-    except psycopg.Error as error:
-        # As SQLAlchemy raises it, so the session's scope answers with the right problem.
-        raise DBAPIError.instance(
-            None,
-            None,
-            error,
-            psycopg.Error,
-            hide_parameters=True,
-            dialect=session.get_bind().dialect,
-        ) from error
-    return {
-        values["id"] for (values, _), (inserted, _) in zip(rows, stored, strict=True) if inserted
-    }
-
-
-async def service_names(
-    session: AsyncSession, org_id: str, service_ids: Sequence[str]
+def service_names_in(
+    connection: Connection, org_id: str, service_ids: Sequence[str]
 ) -> dict[str, str]:
     """The names of this organisation's services among these ids, by id."""
     if not service_ids:
@@ -766,7 +723,7 @@ async def service_names(
     statement = select(Service.id, Service.name).where(
         Service.org_id == org_id, Service.id.in_(service_ids)
     )
-    return {row[0]: row[1] for row in (await session.execute(statement)).all()}
+    return {row[0]: row[1] for row in connection.execute(statement).all()}
 
 
 def _bar_of(moment: Any, edges: Sequence[datetime], first: int, last: int) -> Any:

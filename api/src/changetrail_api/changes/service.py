@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from changetrail_api.db import Database
 from changetrail_api.domain import ChangeDraft, Outcome, RiskLevel
 from changetrail_api.errors import FieldError, NotFoundError, ProblemError
 from changetrail_api.metrics import CHANGES_RECORDED, source_label
+from changetrail_api.trusted import built
 
 
 def to_out(change: Change, service_name: str | None) -> ChangeOut:
@@ -35,10 +37,10 @@ def row_out(row: Mapping[str, Any] | RowMapping) -> ChangeOut:
 
     Built without validating again: every value comes from a column of its declared type.
     """
-    return ChangeOut.model_construct(**{name: row[name] for name in _OUT_FIELDS})
+    return built(ChangeOut, {name: row[name] for name in _OUT_FIELDS})
 
 
-_OUT_FIELDS = (*PUBLIC_COLUMNS, "service_name")
+_OUT_FIELDS = tuple(ChangeOut.model_fields)
 
 
 async def record(
@@ -175,7 +177,9 @@ def _values(
     payload: ChangeCreate, org_id: str, now: datetime, idempotency_key: str | None
 ) -> dict[str, Any]:
     """The row of a new change: the payload, its id, its tenant and its times."""
-    values: dict[str, Any] = payload.model_dump(exclude={"occurred_at"})
+    # The validated fields as they are (model_dump would copy each of them first; nothing
+    # here changes them), then what the row adds.
+    values: dict[str, Any] = dict(payload.__dict__)
     values.update(
         id=new_id("chg"),
         org_id=org_id,
@@ -188,10 +192,12 @@ def _values(
     return values
 
 
-def _count_recorded(values: dict[str, Any]) -> None:
-    CHANGES_RECORDED.labels(
-        change_type=values["change_type"], source=source_label(values["source"])
-    ).inc()
+def _count_recorded(*recorded: dict[str, Any]) -> None:
+    """changetrail_changes_recorded_total, one increment per type and source (a batch's
+    thousand changes are a few label look-ups, not a thousand)."""
+    counts = Counter((values["change_type"], values["source"]) for values in recorded)
+    for (change_type, source), count in counts.items():
+        CHANGES_RECORDED.labels(change_type=change_type, source=source_label(source)).inc(count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,19 +209,29 @@ class BatchResult:
     errors: list[dict[str, str]] | None = None
 
 
+BatchItem = ChangeCreate | list[dict[str, str]]
+
+
 async def record_batch(
-    session: AsyncSession, org_id: str, items: Sequence[ChangeCreate | list[dict[str, str]]]
+    database: Database, org_id: str, items: Sequence[BatchItem]
 ) -> list[BatchResult]:
     """Store the valid items of a batch, in request order; an item is a payload or its errors.
 
     Each item is checked as ``record`` checks a single change (its service, its end); the valid
-    ones are stored together, in this transaction. An item whose (source, external_id) was
-    recorded already, by an earlier request or an earlier item of this batch, is ``existing``
-    and names that change.
+    ones are stored together, in one transaction (on SQLite's writer thread: a batch takes
+    longer than the loop should be held). An item whose (source, external_id) was recorded
+    already, by an earlier request or an earlier item of this batch, is ``existing`` and names
+    that change.
     """
+    work = partial(_record_batch_in, org_id=org_id, items=items, now=utcnow_ms())
+    return await database.write(work, large=True)
+
+
+def _record_batch_in(
+    connection: Connection, org_id: str, items: Sequence[BatchItem], now: datetime
+) -> list[BatchResult]:
     wanted = sorted({i.service_id for i in items if isinstance(i, ChangeCreate) and i.service_id})
-    names = await repository.service_names(session, org_id, wanted)
-    now = utcnow_ms()
+    names = repository.service_names_in(connection, org_id, wanted)
     results: list[BatchResult | None] = [None] * len(items)
     # index -> row to insert; index -> index of the first item with the same key.
     rows: dict[int, dict[str, Any]] = {}
@@ -241,19 +257,19 @@ async def record_batch(
                 continue
             first_with_key[key] = index
         rows[index] = _values(item, org_id, now, None)
-    stored = await repository.insert_many(
-        session, [(values, values["tags"]) for values in rows.values()]
+    stored = repository.insert_many_in(
+        connection, [(values, values["tags"]) for values in rows.values()]
     )
+    _count_recorded(*(values for values in rows.values() if values["id"] in stored))
     for index, values in rows.items():
         if values["id"] in stored:
-            _count_recorded(values)
             name = names.get(values["service_id"]) if values["service_id"] else None
             results[index] = BatchResult(
                 "created", change=row_out({**values, "service_name": name})
             )
             continue
-        existing = await repository.find_existing(
-            session,
+        existing = repository.find_existing_in(
+            connection,
             org_id,
             source=values["source"],
             external_id=values["external_id"],
@@ -264,7 +280,7 @@ async def record_batch(
             clash = FieldError("external_id", "conflicts with an existing change")
             results[index] = BatchResult("invalid", errors=clash.errors)
         else:
-            results[index] = BatchResult("existing", change=to_out(*existing))
+            results[index] = BatchResult("existing", change=row_out(existing))
     for index, first in repeats.items():
         earlier = results[first]
         assert earlier is not None
