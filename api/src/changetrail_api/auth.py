@@ -160,13 +160,6 @@ async def authenticate(request: Request, session: AsyncSession | None = None) ->
     return principal
 
 
-async def _caller(
-    request: Request,
-    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)] = None,
-) -> Principal:
-    return await authenticate(request)
-
-
 def check_scope(principal: Principal, scope: Scope) -> None:
     """A 403 unless the caller's key has ``scope`` (or ``admin``)."""
     if not principal.has(scope):
@@ -174,7 +167,13 @@ def check_scope(principal: Principal, scope: Scope) -> None:
 
 
 def require(scope: Scope) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    async def dependency(principal: Principal = Depends(_caller)) -> Principal:
+    # One dependency (with the scheme's declaration under it), not a chain: each level of
+    # FastAPI's dependency solving costs every request as much as the key check itself.
+    async def dependency(
+        request: Request,
+        _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)] = None,
+    ) -> Principal:
+        principal = await authenticate(request)
         check_scope(principal, scope)
         return principal
 

@@ -19,7 +19,7 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _settings(request: Request) -> ApiSettings:
+async def _settings(request: Request) -> ApiSettings:  # async: no worker-thread hop
     settings: ApiSettings = request.app.state.settings
     return settings
 

@@ -26,7 +26,9 @@ class Page(BaseModel):
         )
 
 
-def _page(
+# async, like every dependency here: FastAPI runs a plain ``def`` on a worker thread, a hop
+# that costs more than the function itself.
+async def _page(
     limit: Annotated[int, Query(ge=1, le=100, description="Max results (1-100)")] = 25,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Pagination offset")] = 0,
 ) -> Page:

@@ -50,7 +50,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _filters(
+async def _filters(  # async: no worker-thread hop (see pagination._page)
     change_type: Annotated[ChangeType | None, Query(description="Filter by change type")] = None,
     source: Annotated[str | None, Query(max_length=100, description="Filter by source")] = None,
     environment: Annotated[str | None, Query(max_length=100)] = None,

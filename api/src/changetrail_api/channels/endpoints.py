@@ -31,7 +31,7 @@ CanRead = Annotated[Principal, Depends(require(Scope.CHANNELS_READ))]
 CanWrite = Annotated[Principal, Depends(require(Scope.CHANNELS_WRITE))]
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:  # async: no worker-thread hop
     runtime: Runtime | None = getattr(request.app.state, "channels", None)
     if runtime is None:
         raise ProblemError(503, "Channels are not running in this process yet.")

@@ -33,7 +33,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _filters(
+async def _filters(  # async: no worker-thread hop (see pagination._page)
     status: Annotated[Literal["open", "resolved"] | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
     environment: Annotated[str | None, Query(max_length=100)] = None,
