@@ -54,7 +54,10 @@ async def test_the_text_filter_reads_through_the_trigram_indexes_on_postgresql(
     # The text part of the list's conditions (the first is the organisation), as the planner
     # sees it with sequential scans priced out: the indexes serve it only if their expressions
     # are the filter's own. (On a table of a few rows a scan would otherwise always win.)
-    conditions = repository._conditions("org_x", ChangeFilters(q="build 4242"))
+    filters = ChangeFilters(q="build 4242")
+    conditions = repository._conditions(
+        repository.list_shape(filters), repository._parameters("org_x", filters)
+    )
     counted = select(func.count()).select_from(Change).where(*conditions[1:])
     async with app.state.sessionmaker() as db:
         compiled = counted.compile(

@@ -14,12 +14,14 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Dialect, Engine, Select, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -296,6 +298,27 @@ class Database:
                 raise
             raise problem from error
 
+    async def fetch_on_postgresql(
+        self, statement: Select[Any], parameters: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The rows of a read-only Core statement, run on psycopg's own pool (autocommit).
+
+        For the reads behind most requests (a list's page and total): the statement is
+        compiled once (callers keep one statement per shape, with named parameters), and its
+        rows come back as dicts of the driver's values, without SQLAlchemy's execution and
+        result layers. ``parameters`` are in storage form already (naive UTC instants); a
+        naive instant read back is UTC, as UTCDateTime reads it.
+        """
+        sql, constants = _driver_sql(statement, self.engine.dialect)
+        values = {**constants, **parameters}
+
+        async def fetch(connection: psycopg.AsyncConnection[Any]) -> list[dict[str, Any]]:
+            async with connection.cursor(row_factory=dict_row) as cursor:
+                await cursor.execute(sql, values)
+                return [_utc_instants(row) for row in await cursor.fetchall()]
+
+        return await self.on_postgresql(fetch)
+
     async def _open_driver_pool(self) -> AsyncConnectionPool[Any]:
         # Made and set before the first await, so requests arriving together share one pool;
         # each waits until it is open.
@@ -364,6 +387,26 @@ class Database:
         if self._writer is not None:
             self._writer.shutdown(wait=False)
             self._writer = None
+
+
+@functools.lru_cache(maxsize=1024)
+def _driver_sql(statement: Select[Any], dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """A statement's SQL for psycopg, its parameters named (``%(org_id)s``), and the values of
+    the parameters the statement carries itself (its constants)."""
+    compiled = statement.compile(dialect=dialect)
+    constants = {
+        name: bind.effective_value
+        for bind, name in compiled.bind_names.items()
+        if not bind.required
+    }
+    return str(compiled), constants
+
+
+def _utc_instants(row: dict[str, Any]) -> dict[str, Any]:
+    for name, value in row.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[name] = value.replace(tzinfo=UTC)
+    return row
 
 
 def driver_conninfo(url: str) -> str:

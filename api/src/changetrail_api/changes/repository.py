@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
+    Select,
     String,
     TextClause,
     and_,
@@ -24,6 +27,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -46,27 +50,19 @@ COUNTER_SHARDS = 8
 COUNTED_COLUMNS = ("service_id", "change_type", "environment", "source")
 
 
-def _counter(filters: ChangeFilters) -> tuple[str, dict[str, str]] | None:
-    """Where an exact total for this filter can be summed instead of counted, if anywhere.
+def _counter(shape: ListShape) -> tuple[str, tuple[str, ...]] | None:
+    """Where an exact total for lists of this shape can be summed instead of counted, if anywhere.
 
-    ("all", {}) unfiltered, ("tag", {"tag": t}) for one tag alone, ("combo", columns) for
-    equality on some of service, type, environment and source; None otherwise.
+    ("all", ()) unfiltered, ("tag", ()) for one tag alone, ("combo", columns) for equality on
+    some of service, type, environment and source; None otherwise.
     """
-    uncounted = (
-        filters.start,
-        filters.end,
-        filters.risk_level,
-        filters.changed_by,
-        filters.q,
-        filters.external_id,
-        filters.outcome,
-    )
-    if any(v is not None for v in uncounted):
+    uncounted = set(shape.equal) - set(COUNTED_COLUMNS)
+    if uncounted or shape.start or shape.end or shape.q:
         return None
-    columns = {c: getattr(filters, c) for c in COUNTED_COLUMNS if getattr(filters, c) is not None}
-    if filters.tags:
-        return ("tag", {"tag": filters.tags[0]}) if len(filters.tags) == 1 and not columns else None
-    return ("combo", columns) if columns else ("all", {})
+    columns = tuple(c for c in COUNTED_COLUMNS if c in shape.equal)
+    if shape.tags:
+        return ("tag", ()) if shape.tags == 1 and not columns else None
+    return ("combo", columns) if columns else ("all", ())
 
 
 def _counter_keys(values: dict[str, Any], tags: Sequence[str]) -> list[tuple[str, str]]:
@@ -438,33 +434,89 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(org_id: str, filters: ChangeFilters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Change.org_id == org_id]
-    for column in (
-        "service_id",
-        "change_type",
-        "source",
-        "environment",
-        "risk_level",
-        "changed_by",
-        "external_id",
-        "outcome",
-    ):
-        value = getattr(filters, column)
-        if value is not None:
-            conditions.append(getattr(Change, column) == value)
+# Equality filters, in the order their conditions are written.
+_EQUAL_FILTERS = (
+    "service_id",
+    "change_type",
+    "source",
+    "environment",
+    "risk_level",
+    "changed_by",
+    "external_id",
+    "outcome",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ListShape:
+    """What a list's SQL depends on: which filters it has, not their values.
+
+    Every value is a named parameter (``_parameters``), so one statement, built and compiled
+    once, serves every list of the same shape.
+    """
+
+    equal: tuple[str, ...]
+    start: bool
+    end: bool
+    tags: int
+    q: bool
+    sort: str
+
+
+def list_shape(filters: ChangeFilters) -> ListShape:
+    return ListShape(
+        equal=tuple(c for c in _EQUAL_FILTERS if getattr(filters, c) is not None),
+        start=filters.start is not None,
+        end=filters.end is not None,
+        tags=len(filters.tags),
+        q=bool(filters.q),
+        sort=filters.sort,
+    )
+
+
+def _parameters(org_id: str, filters: ChangeFilters) -> dict[str, Any]:
+    """The values of a list's named parameters, as the columns store them."""
+    values: dict[str, Any] = {"org_id": org_id}
+    for column in _EQUAL_FILTERS:
+        if (value := getattr(filters, column)) is not None:
+            values[column] = value
     if filters.start is not None:
-        conditions.append(Change.created_at >= filters.start)
+        values["start"] = naive_utc(filters.start)
     if filters.end is not None:
-        conditions.append(Change.created_at < filters.end)
-    for tag in filters.tags:
+        values["end"] = naive_utc(filters.end)
+    for index, tag in enumerate(filters.tags):
+        values[f"tag_{index}"] = tag
+    if filters.q:
+        values["q"] = f"%{_escape_like(filters.q.lower())}%"
+    return values
+
+
+def _conditions(
+    shape: ListShape, values: dict[str, Any] | None = None
+) -> list[ColumnElement[bool]]:
+    """The WHERE of a list of this shape; its parameters take ``values`` when given, else the
+    values the statement is executed with."""
+
+    def named(name: str) -> Any:
+        return bindparam(name) if values is None else bindparam(name, values[name])
+
+    org = named("org_id")  # one parameter however often it is used
+    conditions: list[ColumnElement[bool]] = [Change.org_id == org]
+    conditions += [getattr(Change, column) == named(column) for column in shape.equal]
+    if shape.start:
+        conditions.append(Change.created_at >= named("start"))
+    if shape.end:
+        conditions.append(Change.created_at < named("end"))
+    for index in range(shape.tags):
         conditions.append(
             exists().where(
-                ChangeTag.org_id == org_id, ChangeTag.change_id == Change.id, ChangeTag.tag == tag
+                ChangeTag.org_id == org,
+                ChangeTag.change_id == Change.id,
+                ChangeTag.tag == named(f"tag_{index}"),
             )
         )
-    if filters.q:
-        pattern = f"%{_escape_like(filters.q.lower())}%"
+    if shape.q:
+        pattern = named("q")
         conditions.append(
             or_(
                 func.lower(Change.summary).like(pattern, escape="\\"),
@@ -474,23 +526,28 @@ def _conditions(org_id: str, filters: ChangeFilters) -> list[ColumnElement[bool]
     return conditions
 
 
-def count_in(connection: Connection, org_id: str, filters: ChangeFilters) -> int:
-    counter = _counter(filters)
-    statement: Any
+@functools.lru_cache(maxsize=512)
+def count_statement(shape: ListShape) -> Select[Any]:
+    """The exact total of a list of this shape: summed from counters where they hold it."""
+    counter = _counter(shape)
     if counter is None:
-        statement = select(func.count()).select_from(Change).where(*_conditions(org_id, filters))
-    elif counter[0] == "combo":
-        statement = select(func.coalesce(func.sum(ChangeComboCounter.count), 0)).where(
-            ChangeComboCounter.org_id == org_id,
-            *(getattr(ChangeComboCounter, c) == v for c, v in counter[1].items()),
+        return select(func.count()).select_from(Change).where(*_conditions(shape))
+    if counter[0] == "combo":
+        return select(func.coalesce(func.sum(ChangeComboCounter.count), 0)).where(
+            ChangeComboCounter.org_id == bindparam("org_id"),
+            *(getattr(ChangeComboCounter, c) == bindparam(c) for c in counter[1]),
         )
-    else:
-        statement = select(func.coalesce(func.sum(ChangeCounter.count), 0)).where(
-            ChangeCounter.org_id == org_id,
-            ChangeCounter.dimension == counter[0],
-            ChangeCounter.value == counter[1].get("tag", ""),
-        )
-    return int(connection.execute(statement).scalar_one())
+    value = bindparam("tag_0") if counter[0] == "tag" else literal("")
+    return select(func.coalesce(func.sum(ChangeCounter.count), 0)).where(
+        ChangeCounter.org_id == bindparam("org_id"),
+        ChangeCounter.dimension == counter[0],
+        ChangeCounter.value == value,
+    )
+
+
+def count_in(connection: Connection, org_id: str, filters: ChangeFilters) -> int:
+    statement = count_statement(list_shape(filters))
+    return int(connection.execute(statement, _parameters(org_id, filters)).scalar_one())
 
 
 async def count(session: AsyncSession, org_id: str, filters: ChangeFilters) -> int:
@@ -527,31 +584,55 @@ def _seek_by_day(connection: Connection, org_id: str, offset: int) -> tuple[date
     return None  # past the end: the plain query returns an empty page just as cheaply
 
 
-def page_in(
-    connection: Connection, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
-) -> list[RowMapping]:
-    """A page of changes, newest first: each row's columns and its ``service_name``."""
-    sort_column = Change.occurred_at if filters.sort == "occurred_at" else Change.created_at
-    conditions = _conditions(org_id, filters)
-    if offset > DEEP_OFFSET and filters == ChangeFilters():
-        seek = _seek_by_day(connection, org_id, offset)
-        if seek is not None:
-            conditions.append(Change.created_at < seek[0])
-            offset = seek[1]
+@functools.lru_cache(maxsize=512)
+def page_statement(shape: ListShape, *, before: bool = False) -> Select[Any]:
+    """A page of a list of this shape, newest first: each row's columns and ``service_name``.
+
+    Parameters ``limit`` and ``offset``, and with ``before`` a ``before`` instant that every
+    row precedes (see ``_seek_by_day``).
+    """
+    sort_column = Change.occurred_at if shape.sort == "occurred_at" else Change.created_at
+    conditions = _conditions(shape)
+    if before:
+        conditions.append(Change.created_at < bindparam("before"))
     # Deferred join: walk the (narrow) index to find the page's ids, then fetch only those rows.
     # Skipping deep offsets then touches index entries, not whole rows.
     ids = (
         select(Change.id, sort_column.label("sort_key"))
         .where(*conditions)
         .order_by(sort_column.desc(), Change.id.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
         .subquery()
     )
-    statement = _CHANGE_ROWS.join(ids, ids.c.id == Change.id).order_by(
+    return _CHANGE_ROWS.join(ids, ids.c.id == Change.id).order_by(
         ids.c.sort_key.desc(), Change.id.desc()
     )
-    return list(connection.execute(statement).mappings().all())
+
+
+def page_parameters(
+    org_id: str, filters: ChangeFilters, *, limit: int, offset: int
+) -> dict[str, Any]:
+    return {**_parameters(org_id, filters), "limit": limit, "offset": offset}
+
+
+def page_in(
+    connection: Connection, org_id: str, filters: ChangeFilters, *, limit: int, offset: int
+) -> list[RowMapping]:
+    """A page of changes, newest first: each row's columns and its ``service_name``."""
+    values = page_parameters(org_id, filters, limit=limit, offset=offset)
+    seek = None
+    if is_deep(filters, offset):
+        seek = _seek_by_day(connection, org_id, offset)
+        if seek is not None:
+            values.update(before=seek[0], offset=seek[1])
+    statement = page_statement(list_shape(filters), before=seek is not None)
+    return list(connection.execute(statement, values).mappings().all())
+
+
+def is_deep(filters: ChangeFilters, offset: int) -> bool:
+    """An unfiltered list this deep seeks by day first (``_seek_by_day``)."""
+    return offset > DEEP_OFFSET and filters == ChangeFilters()
 
 
 def insert_many_in(
@@ -758,7 +839,7 @@ async def histogram(
             Change.change_type.label("change_type"),
         )
         .where(
-            *_conditions(org_id, filters),
+            *_conditions(list_shape(filters), _parameters(org_id, filters)),
             Change.created_at >= edges[0],
             Change.created_at < edges[-1],
         )

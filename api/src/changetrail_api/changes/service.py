@@ -387,16 +387,17 @@ async def list_with(
     count is most of a filtered list's time at scale, and the two need not wait for each
     other (each statement reads its own snapshot either way, in autocommit).
     """
-    if not database.is_postgresql:
+    if not database.is_postgresql or repository.is_deep(filters, offset):
         work = partial(list_in, org_id=org_id, filters=filters, limit=limit, offset=offset)
         return await database.read(work)
-    rows, total = await asyncio.gather(
-        database.read(
-            partial(repository.page_in, org_id=org_id, filters=filters, limit=limit, offset=offset)
-        ),
-        database.read(partial(repository.count_in, org_id=org_id, filters=filters)),
+    shape = repository.list_shape(filters)
+    values = repository.page_parameters(org_id, filters, limit=limit, offset=offset)
+    rows, counted = await asyncio.gather(
+        database.fetch_on_postgresql(repository.page_statement(shape), values),
+        database.fetch_on_postgresql(repository.count_statement(shape), values),
     )
-    return [row_out(row) for row in rows], total
+    [[total]] = [list(row.values()) for row in counted]
+    return [row_out(row) for row in rows], int(total)
 
 
 def list_in(
