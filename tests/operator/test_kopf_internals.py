@@ -9,12 +9,15 @@ kopf's private modules; the last test keeps it that way.
 from __future__ import annotations
 
 import ast
+import asyncio
+import contextlib
 import importlib
 import inspect
 import logging
 import tomllib
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import kopf
 import pytest
@@ -150,3 +153,64 @@ def test_only_kopf_internals_reaches_into_kopfs_private_modules() -> None:
     ]
     assert uses == [], "Use kopf's public API, or move the use into kopf_internals.py"
     assert _private_kopf_uses(internals), "the scan found kopf_internals' own uses"
+
+
+def test_discovery_is_read_again_through_the_function_kopf_calls_on_a_crd_change() -> None:
+    module = "kopf._core.reactor.observation"
+    process = _internal(module, "process_discovered_resource_event")
+    parameters = inspect.signature(process).parameters  # type: ignore[arg-type]
+    assert {"raw_event", "settings", "registry", "insights"} <= set(parameters), (
+        f"kopf's {module}.process_discovered_resource_event takes other arguments now: kinds "
+        f"whose CRD appears late would not be served. {_RECHECK}."
+    )
+    source = inspect.getsource(process)  # type: ignore[arg-type]
+    assert "raw_event['object']['spec']['group']" in source, (
+        f"kopf no longer reads a CRD event's group as serve_late_kinds provides it. {_RECHECK}."
+    )
+    insights = kopf_internals.Insights()
+    assert isinstance(insights.watched_resources, set)
+    assert not insights.ready_resources.is_set()
+
+
+async def test_late_kinds_are_looked_up_only_while_kopf_does_not_watch_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    looked_up: list[str] = []
+
+    async def read_discovery(*, raw_event: Any, insights: Any, **_: Any) -> None:
+        looked_up.append(raw_event["object"]["spec"]["group"])
+
+    monkeypatch.setattr(kopf_internals, "process_discovered_resource_event", read_discovery)
+    insights = kopf_internals.Insights()
+    insights.watched_resources.add(_resource("apps", "deployments"))
+    settings = kopf.OperatorSettings()
+    wanted = [("apps", "deployments"), ("argoproj.io", "rollouts")]
+    serving = asyncio.create_task(
+        kopf_internals.serve_late_kinds(
+            wanted,
+            settings=settings,
+            registry=kopf.OperatorRegistry(),
+            insights=insights,
+            every=0.01,
+        )
+    )
+    try:
+        await asyncio.sleep(0.05)
+        assert looked_up == []  # kopf has not finished its first scan
+        insights.ready_resources.set()
+        await asyncio.sleep(0.05)
+        assert set(looked_up) == {"argoproj.io"}
+        insights.watched_resources.add(_resource("argoproj.io", "rollouts"))
+        await asyncio.sleep(0.02)
+        seen = len(looked_up)
+        await asyncio.sleep(0.05)
+        assert len(looked_up) == seen  # served now: no more look-ups
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+
+def _resource(group: str, plural: str) -> Any:
+    resource_type = _internal("kopf._cogs.structs.references", "Resource")
+    return resource_type(group=group, version="v1", plural=plural)  # type: ignore[operator]

@@ -24,7 +24,7 @@ from changetrail_operator import policy_status
 from changetrail_operator.bodies import as_dict
 from changetrail_operator.inventory import NamespaceInfo
 from changetrail_operator.kinds import Kind
-from changetrail_operator.kopf_internals import ObserverMemories
+from changetrail_operator.kopf_internals import Insights, ObserverMemories, serve_late_kinds
 from changetrail_operator.kube_client import KubeError
 from changetrail_operator.policies import (
     GROUP,
@@ -72,13 +72,30 @@ def configure_kopf(settings: kopf.OperatorSettings, runtime: Runtime) -> None:
 async def run(runtime: Runtime, memories: ObserverMemories | None = None, **options: Any) -> None:
     """Run kopf with the changetrail handlers until it stops; ``options`` go to kopf."""
     kinds = list(runtime.observer.kinds.values())
-    await kopf.operator(
-        registry=build_registry(kinds),
-        memo=runtime,
-        memories=memories if memories is not None else ObserverMemories([k.name for k in kinds]),
-        standalone=True,
-        **options,
+    registry = build_registry(kinds)
+    settings = options.pop("settings", None) or kopf.OperatorSettings()
+    insights = Insights()
+    wanted = [(kind.resource.group, kind.resource.plural) for kind in kinds]
+    late_kinds = asyncio.create_task(
+        serve_late_kinds(wanted, settings=settings, registry=registry, insights=insights),
+        name="changetrail late kinds",
     )
+    try:
+        await kopf.operator(
+            registry=registry,
+            settings=settings,
+            insights=insights,
+            memo=runtime,
+            memories=memories
+            if memories is not None
+            else ObserverMemories([k.name for k in kinds]),
+            standalone=True,
+            **options,
+        )
+    finally:
+        late_kinds.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await late_kinds
 
 
 async def start(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> None:

@@ -12,6 +12,12 @@ kopf offers no public way to do two things the operator needs:
   and patched.
 - **Counting watch-stream restarts.** kopf reports them only as debug messages of its watching
   module's logger; ``count_watch_restarts`` counts those messages.
+- **Serving a kind whose CRD appears after the start** (Argo Rollouts installed later). kopf
+  reads the API's discovery again only when a CRD changes; when the last change of a new CRD
+  (its ``Established`` condition) comes before the API's discovery lists the kind, which
+  happens on a busy API server, kopf never serves it until some CRD of that group changes
+  again. ``serve_late_kinds`` re-reads discovery for a wanted kind that is not served yet, now
+  and then, through the same function kopf calls on a CRD's change.
 
 ``tests/operator/test_kopf_internals.py`` checks each name, signature and message used here
 against the installed kopf, and fails saying which moved when an upgrade moves one.
@@ -20,12 +26,15 @@ against the installed kopf, and fails saying which moved when an upgrade moves o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
 
 import kopf
 from kopf._cogs.structs import ephemera  # kopf exports no name for a memo's type
+from kopf._cogs.structs.references import Insights as Insights  # kopf.operator takes one
 from kopf._core.reactor.inventory import ResourceMemories, ResourceMemory
+from kopf._core.reactor.observation import process_discovered_resource_event
 
 from changetrail_operator import metrics
 
@@ -89,3 +98,30 @@ def count_watch_restarts(verbose: bool) -> None:
     if not any(isinstance(item, _WatchRestartCounter) for item in watching.filters):
         watching.addFilter(_WatchRestartCounter(verbose))
         watching.setLevel(logging.DEBUG)
+
+
+async def serve_late_kinds(
+    wanted: Collection[tuple[str, str]],
+    *,
+    settings: kopf.OperatorSettings,
+    registry: kopf.OperatorRegistry,
+    insights: Insights,
+    every: float = 10.0,
+) -> None:
+    """Until cancelled: every ``every`` seconds, re-read discovery for each API group with a
+    wanted ``(group, plural)`` that kopf does not watch yet. Costs nothing once all are served,
+    and nothing while kopf's own scanning is off (then no CRD is expected to appear)."""
+    while True:
+        await asyncio.sleep(every)
+        if settings.scanning.disabled or not insights.ready_resources.is_set():
+            continue
+        served = {(resource.group, resource.plural) for resource in insights.watched_resources}
+        for group in sorted({group for group, plural in wanted if (group, plural) not in served}):
+            # What kopf does when a CRD of this group changes: read the group's discovery.
+            event = {"type": "MODIFIED", "object": {"spec": {"group": group}}}
+            await process_discovered_resource_event(
+                raw_event=event,  # type: ignore[arg-type]
+                settings=settings,
+                registry=registry,
+                insights=insights,
+            )
