@@ -74,10 +74,14 @@ class _MonotonicIds:
         self._last = 0
 
     def next(self) -> int:
+        millisecond = int(time.time() * 1000) << 80
         with self._lock:
-            value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
-            if value <= self._last:
+            if millisecond <= self._last:
+                # The same millisecond as the last id (or a clock that stepped back): one more
+                # than it, with no random bits to draw (a system call each).
                 value = self._last + 1
+            else:
+                value = millisecond | secrets.randbits(80)
             self._last = value
             return value
 

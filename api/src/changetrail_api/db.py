@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Connection, Dialect, Engine, Select, event
 from sqlalchemy import create_engine as create_sync_engine
@@ -332,6 +333,7 @@ class Database:
                     "autocommit": True,
                     "options": f"-c lock_timeout={int(self._busy_seconds * 1000):d}",
                 },
+                configure=_read_json_leniently,
                 check=_check_when_suspect,
                 reset=_note_returned,
                 open=False,
@@ -420,6 +422,12 @@ _RETURNED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 async def _note_returned(connection: psycopg.AsyncConnection[Any]) -> None:
     _RETURNED[connection] = time.monotonic()
+
+
+async def _read_json_leniently(connection: psycopg.AsyncConnection[Any]) -> None:
+    """JSON read on the driver's own connections is repaired as SQLAlchemy's engines repair it
+    (``json_safety.lenient_loads``): a value an older version stored must not break a read."""
+    set_json_loads(json_safety.lenient_loads, connection)
 
 
 async def _check_when_suspect(connection: psycopg.AsyncConnection[Any]) -> None:

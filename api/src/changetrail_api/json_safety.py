@@ -148,9 +148,13 @@ def dumps(value: object) -> str:
     The database layer serialises every JSON column through this, so no code path can store
     what a reader would choke on, even one that skipped the checks above.
     """
-    text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    text = _STORAGE_ENCODER.encode(value)
     text.encode("utf-8")  # raises UnicodeEncodeError for a lone surrogate
     return text
+
+
+# One encoder for every stored value: json.dumps with options builds a new one per call.
+_STORAGE_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
 def lenient_loads(document: bytes | str) -> Any:

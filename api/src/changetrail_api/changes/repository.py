@@ -203,6 +203,10 @@ _SQLITE_ADD_TO_COMBO = """
 # read back by id (one JSON array parameter, however many ids).
 _SQLITE_INSERT_CHANGES = _SQLITE_INSERT_CHANGE.replace(" RETURNING id", "")
 _SQLITE_STORED_IDS = "SELECT id FROM changes WHERE id IN (SELECT value FROM json_each(?))"
+_SQLITE_ORGS_WITH_CHANNELS = f"""
+    SELECT DISTINCT org_id FROM {Channel.__tablename__}
+    WHERE enabled AND org_id IN (SELECT value FROM json_each(?))
+"""  # noqa: S608 - the table name comes from the model, the ids are a bound parameter
 _SQLITE_QUEUE = _QUEUE_FOR_CHANNELS.format(change_id="CAST(:change_id AS VARCHAR(40))", source="")
 # Where in a row the values SQLAlchemy's types would convert are: JSON, and UTC instants.
 _JSON_AT = tuple(i for i, c in enumerate(Change.__table__.columns) if c.name in {"tags", "details"})
@@ -211,6 +215,7 @@ _TIME_AT = tuple(
 )
 
 
+@functools.lru_cache(maxsize=256)  # a batch's rows share their created_at (and often more)
 def _sqlite_time(value: datetime) -> str:
     """UTCDateTime on SQLite: naive UTC, in SQLAlchemy's DATETIME text (microseconds always)."""
     return naive_utc(value).isoformat(sep=" ", timespec="microseconds")
@@ -288,6 +293,10 @@ def _keep_books_sqlite(cursor: Any, new: Sequence[tuple[dict[str, Any], Sequence
     cursor.executemany(
         _SQLITE_ADD_TO_COMBO, [(*combo, shard, n) for combo, n in sorted(combos.items())]
     )
+    # The outbox only for organisations with an enabled channel (most have none): asked once
+    # here, after the inserts above took the write lock, so no channel can appear meanwhile.
+    cursor.execute(_SQLITE_ORGS_WITH_CHANNELS, (json.dumps(sorted({v["org_id"] for v, _ in new})),))
+    notified = {row[0] for row in cursor.fetchall()}
     cursor.executemany(
         _SQLITE_QUEUE,
         [
@@ -297,6 +306,7 @@ def _keep_books_sqlite(cursor: Any, new: Sequence[tuple[dict[str, Any], Sequence
                 "created_at": _sqlite_time(values["created_at"]),
             }
             for values, _ in new
+            if values["org_id"] in notified
         ],
     )
 
