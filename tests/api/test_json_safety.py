@@ -23,6 +23,12 @@ UNSTORABLE = [
     (b'{"x": "ok \\udfff"}', "x", "surrogate"),
     (b'{"\\ud83d": 1}', "\ud83d", "surrogate"),
     (b'{"x": "a\\u0000b"}', "x", "NUL"),
+    # A surrogate as raw UTF-8 bytes, and documents in UTF-16 and UTF-32 (which the parser
+    # takes too), where neither escape appears as the bytes of ASCII text.
+    (b'{"x": "\xed\xa0\x80"}', "x", "surrogate"),
+    ('{"x": "\ud800"}'.encode("utf-16-le", "surrogatepass"), "x", "surrogate"),
+    ('{"x": "a\\u0000b"}'.encode("utf-16"), "x", "NUL"),
+    ('{"x": ["\udfff"]}'.encode("utf-32-be", "surrogatepass"), "x.0", "surrogate"),
     (b"[" * 65 + b"]" * 65, "0.0.0.0.0.0.…", "nested deeper than 64"),
     (b"[" * 100_000 + b"]" * 100_000, "body", "nested deeper"),
 ]

@@ -79,16 +79,22 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def check(value: object, *, max_depth: int = MAX_DEPTH, at: Path = ()) -> None:
+def check(
+    value: object, *, max_depth: int = MAX_DEPTH, at: Path = (), strings: bool = True
+) -> None:
     """Raise ``UnsafeJsonError`` naming the first part of ``value`` that cannot be stored.
 
     Iterative, so a hostile depth costs no Python recursion; stops at the first problem.
+    ``strings=False`` skips looking into strings, for a value parsed from text that cannot
+    hold a bad one (see ``loads``).
     """
     stack: list[tuple[object, Path, int]] = [(value, at, 0)]
     while stack:
         node, path, depth = stack.pop()
         kind = type(node)
         if kind is str:
+            if not strings:
+                continue
             problem = text_problem(node)  # type: ignore[arg-type]
             if problem is not None:
                 raise UnsafeJsonError(path, problem)
@@ -99,7 +105,7 @@ def check(value: object, *, max_depth: int = MAX_DEPTH, at: Path = ()) -> None:
                 for key, child in node.items():  # type: ignore[attr-defined]
                     if not isinstance(key, str):
                         raise UnsafeJsonError(path, "object keys must be strings")
-                    problem = text_problem(key)
+                    problem = text_problem(key) if strings else None
                     if problem is not None:
                         raise UnsafeJsonError((*path, key), "key " + problem)
                     if type(child) in _WALKED:
@@ -131,8 +137,21 @@ def loads(document: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise UnsafeJsonError((), f"nested deeper than {max_depth} levels") from None
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, integer digit limit
         raise NotJsonError(str(error)) from None
-    check(value, max_depth=max_depth)
+    check(value, max_depth=max_depth, strings=_may_hold_bad_text(document))
     return value
+
+
+def _may_hold_bad_text(document: bytes | str) -> bool:
+    """Whether a parsed string of ``document`` could hold a NUL or half a surrogate pair.
+
+    Both can only arrive escaped (``\\u0000``, ``\\ud800``: the parser refuses raw control
+    characters), or, in bytes, as the UTF-8 form of a surrogate, whose first byte is 0xED, or
+    in a document in UTF-16 or UTF-32, which the parser also takes and which holds NUL bytes
+    (UTF-8 JSON never does). A document with none of these needs no look into its strings.
+    """
+    if isinstance(document, str):
+        return True
+    return b"\\u" in document or b"\xed" in document or b"\x00" in document
 
 
 def check_document(value: object, *, at: Path = (), max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
