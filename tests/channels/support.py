@@ -94,11 +94,13 @@ async def wait_for_deliveries(
     channel_id: str,
     predicate: Callable[[list[dict[str, Any]]], bool],
     within: float = 20.0,
+    **params: Any,
 ) -> list[dict[str, Any]]:
-    """The channel's delivery log once it satisfies ``predicate`` (read through the API)."""
+    """The channel's delivery log (a page of 100, or as ``params`` ask) once it satisfies
+    ``predicate`` (read through the API)."""
     async with asyncio.timeout(within):
         while True:
-            found = await deliveries(client, channel_id)
+            found = await deliveries(client, channel_id, **params)
             if predicate(found):
                 return found
             await asyncio.sleep(0.02)

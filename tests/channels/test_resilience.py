@@ -135,13 +135,18 @@ async def test_two_api_processes_on_one_database_send_each_change_once(
             posted += await asyncio.gather(
                 *(post_change(a if n % 2 else b, f"Deploy {batch}.{n}") for n in range(20))
             )
+        # 200 changes, so 200 deliveries per channel: both pages of 100 delivered.
         for channel in channels:
-            await wait_for_deliveries(
-                a,
-                channel["id"],
-                lambda found: len(found) == 100 and all(d["state"] == "delivered" for d in found),
-                within=60,
-            )
+            for offset in (0, 100):
+                await wait_for_deliveries(
+                    a,
+                    channel["id"],
+                    lambda found: (
+                        len(found) == 100 and all(d["state"] == "delivered" for d in found)
+                    ),
+                    within=60,
+                    offset=offset,
+                )
         sent = [(await api.get("/metrics")).text for api in (a, b)]
     for n in range(4):
         requests = receiver.posts(f"/{n}")
