@@ -285,6 +285,11 @@ class ControlPlane:
             "--leader-elect=false",
             # The suite drives HPA status itself; a real autoscaler would fight it.
             "--controllers=*,-horizontal-pod-autoscaler-controller",
+            # kwok renews its fake node's heartbeat from a process that shares two cores with
+            # everything else; a renewal late by the default 50 s marked the node NotReady and
+            # its pods not ready, which nothing marks ready again on a fake node, and a rollout
+            # then never finished. No scenario here waits for a node to be found NotReady.
+            "--node-monitor-grace-period=10m",
             f"--service-account-private-key-file={self._service_account_key.key}",
             f"--root-ca-file={self.ca_cert}",
             "--use-service-account-credentials=false",
