@@ -14,12 +14,10 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Connection,
     RowMapping,
     Select,
-    String,
     TextClause,
     and_,
     bindparam,
@@ -109,55 +107,6 @@ async def queue_for_channels(
     )
 
 
-def _record_in_one_statement() -> TextClause:
-    """PostgreSQL: the change, its tags, its counter bumps and its outbox row in one round trip.
-
-    Data-modifying CTEs only run their tag, counter and outbox inserts when ``new`` returned a
-    row, so a replayed ``external_id`` touches nothing.
-    """
-    columns = [c.name for c in Change.__table__.columns]
-    types = {c.name: c.type for c in Change.__table__.columns}
-    sql = f"""
-        WITH new AS (
-            INSERT INTO changes ({", ".join(columns)})
-            VALUES ({", ".join(":" + c for c in columns)})
-            ON CONFLICT DO NOTHING
-            RETURNING id
-        ), tagged AS (
-            INSERT INTO change_tags (change_id, tag, org_id)
-            SELECT new.id, t.tag, :org_id FROM new, unnest(CAST(:tag_list AS varchar[])) AS t(tag)
-        ), counted AS (
-            INSERT INTO change_counters (org_id, dimension, value, shard, count)
-            SELECT :org_id, c.dimension, c.value, :shard, 1
-            FROM new, unnest(CAST(:dimensions AS varchar[]), CAST(:dimension_values AS varchar[]))
-                AS c(dimension, value)
-            ON CONFLICT (org_id, dimension, value, shard)
-            DO UPDATE SET count = change_counters.count + 1
-        ), combined AS (
-            INSERT INTO change_combo_counters
-                (org_id, service_id, change_type, environment, source, shard, count)
-            SELECT :org_id, coalesce(:service_id, ''), :change_type, :environment, :source,
-                   :shard, 1
-            FROM new
-            ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
-            DO UPDATE SET count = change_combo_counters.count + 1
-        ), queued AS ({_QUEUE_FOR_CHANNELS.format(change_id="new.id", source="FROM new")})
-        SELECT id FROM new
-    """  # noqa: S608 - column names come from the model, values are bound parameters
-    return text(sql).bindparams(
-        *(
-            bindparam(name, type_=types[name])
-            for name in ("tags", "details", "occurred_at", "ended_at", "created_at")
-        ),
-        bindparam("tag_list", type_=ARRAY(String)),
-        bindparam("dimensions", type_=ARRAY(String)),
-        bindparam("dimension_values", type_=ARRAY(String)),
-    )
-
-
-_RECORD_IN_ONE_STATEMENT = _record_in_one_statement()
-
-
 def _stored_time(value: datetime | None) -> str | None:
     """What UTCDateTime stores, as the document carries it: naive UTC in ISO 8601."""
     return None if value is None else naive_utc(value).isoformat()
@@ -173,19 +122,16 @@ def _document_row(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def insert_new(session: AsyncSession, values: dict[str, Any], tags: Sequence[str]) -> bool:
-    """``insert_new_in`` on the session's connection, in its transaction."""
-    return await session.run_sync(lambda s: insert_new_in(s.connection(), values, tags))
-
-
 # SQLite's form of the same rows, statement by statement (it has no data-modifying CTEs), on
 # the DB-API connection itself: each statement costs SQLite microseconds, SQLAlchemy's
 # execution of it several times that. Values are stored as SQLAlchemy's types store them.
 _CHANGE_COLUMNS = tuple(c.name for c in Change.__table__.columns)
-_SQLITE_INSERT_CHANGE = f"""
+# executemany takes no RETURNING: what was stored is read back by id (one JSON array
+# parameter, however many ids).
+_SQLITE_INSERT_CHANGES = f"""
     INSERT INTO changes ({", ".join(_CHANGE_COLUMNS)})
     VALUES ({", ".join("?" for _ in _CHANGE_COLUMNS)})
-    ON CONFLICT DO NOTHING RETURNING id
+    ON CONFLICT DO NOTHING
 """  # noqa: S608 - column names come from the model, values are bound parameters
 _SQLITE_INSERT_TAG = "INSERT INTO change_tags (change_id, tag, org_id) VALUES (?, ?, ?)"
 _SQLITE_ADD_TO_COUNTER = """
@@ -199,9 +145,6 @@ _SQLITE_ADD_TO_COMBO = """
     ON CONFLICT (org_id, service_id, change_type, environment, source, shard)
     DO UPDATE SET count = count + excluded.count
 """
-# The same insert for many rows, where executemany takes no RETURNING; what was stored is
-# read back by id (one JSON array parameter, however many ids).
-_SQLITE_INSERT_CHANGES = _SQLITE_INSERT_CHANGE.replace(" RETURNING id", "")
 _SQLITE_STORED_IDS = "SELECT id FROM changes WHERE id IN (SELECT value FROM json_each(?))"
 _SQLITE_ORGS_WITH_CHANNELS = f"""
     SELECT DISTINCT org_id FROM {Channel.__tablename__}
@@ -240,27 +183,11 @@ def _combo(values: dict[str, Any]) -> tuple[str, ...]:
 def insert_new_in(connection: Connection, values: dict[str, Any], tags: Sequence[str]) -> bool:
     """Insert a change with its tags and counts unless an idempotency key says it exists.
 
-    True when inserted. Conflicts are resolved by unique constraints (``ON CONFLICT``), so two
-    concurrent posts of one ``external_id`` cannot both insert.
+    True when inserted. ``insert_many_in`` for one change: conflicts are resolved by unique
+    constraints (``ON CONFLICT``), so two concurrent posts of one ``external_id`` cannot both
+    insert.
     """
-    if connection.dialect.name == "postgresql":
-        keys = _counter_keys(values, tags)
-        shard = random.randrange(COUNTER_SHARDS)  # noqa: S311 - spreading lock contention
-        parameters = {
-            **values,
-            "tag_list": list(tags),
-            "dimensions": [d for d, _ in keys],
-            "dimension_values": [v for _, v in keys],
-            "shard": shard,
-        }
-        result = connection.execute(_RECORD_IN_ONE_STATEMENT, parameters)
-        return result.scalar_one_or_none() is not None
-    with _dbapi_cursor(connection) as cursor:
-        cursor.execute(_SQLITE_INSERT_CHANGE, _sqlite_row(values))
-        if cursor.fetchone() is None:
-            return False
-        _keep_books_sqlite(cursor, [(values, tags)])
-    return True
+    return values["id"] in insert_many_in(connection, [(values, tags)])
 
 
 @contextlib.contextmanager
