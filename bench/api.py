@@ -181,7 +181,9 @@ def _api_env(database_url: str) -> dict[str, str]:
 
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+# The bare endpoints run on the same server stack as the API: uvloop and httptools.
 UVICORN = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+UVICORN += ["--loop", "uvloop", "--http", "httptools"]
 
 
 def bench_ingest(

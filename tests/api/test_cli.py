@@ -93,6 +93,19 @@ class TestApiWorkers:
         seen.append(served["workers"])
         assert seen == [3, 2]
 
+    def test_requests_are_parsed_in_c_on_uvloop_with_problem_documents_for_bad_ones(
+        self, served: dict[str, object]
+    ) -> None:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        from changetrail_api.http_protocol import ProblemHttpProtocol
+
+        result = CliRunner().invoke(app, ["api", "--no-migrate"])
+        assert result.exit_code == 0, result.output
+        assert served["http"] is ProblemHttpProtocol
+        assert issubclass(ProblemHttpProtocol, HttpToolsProtocol)
+        assert served["loop"] == "uvloop"
+
     def test_no_workers_is_refused(self, served: dict[str, object]) -> None:
         result = CliRunner().invoke(app, ["api", "--no-migrate", "--workers", "0"])
         assert result.exit_code != 0

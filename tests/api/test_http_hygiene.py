@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from changetrail_api import metrics
 from changetrail_api.app import create_app
-from changetrail_api.http_protocol import ProblemH11Protocol
+from changetrail_api.http_protocol import ProblemHttpProtocol
 from changetrail_api.throttle import FailureBuckets
 from changetrail_api.web.rendering import SECURITY_HEADERS as PAGE_HEADERS
 from tests.api.conftest import ADMIN_KEY, Api, bearer, serving, settings_for
@@ -122,7 +122,12 @@ def served(app: FastAPI) -> Iterator[int]:
     """The app behind uvicorn with changetrail's HTTP protocol, on a free local port."""
     port = _free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http=ProblemH11Protocol, lifespan="off", log_level="error"
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=ProblemHttpProtocol,
+        lifespan="off",
+        log_level="error",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -142,6 +147,11 @@ def served(app: FastAPI) -> Iterator[int]:
         b"NOT A REQUEST\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
         b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+        # Framing a proxy and this server could read differently (request smuggling).
+        b"POST /api/v1/changes HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+        b"Content-Length: 2\r\n\r\nab",
+        b"POST /api/v1/changes HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     ],
 )
 def test_requests_uvicorn_cannot_parse_get_a_problem_document(

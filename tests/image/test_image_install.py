@@ -31,7 +31,7 @@ DOCKERFILE = load(REPO_ROOT / "Dockerfile")
 BUILD_STAGE = DOCKERFILE.stage("build")
 # The API's own stack; the operator image must carry none of it.
 API_STACK = {"fastapi", "starlette", "sqlalchemy", "psycopg", "psycopg-binary", "alembic"}
-API_STACK |= {"uvicorn", "aiosqlite"}
+API_STACK |= {"uvicorn", "httptools", "uvloop", "aiosqlite"}
 OPERATOR_STACK = {"kopf", "aiohttp"}
 DEVELOPMENT_TOOLS = {"pytest", "mypy", "ruff", "hypothesis", "schemathesis", "kmock", "uv"}
 

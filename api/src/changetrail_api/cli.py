@@ -46,7 +46,7 @@ def api(
     import uvicorn
 
     from changetrail_api import migrate as migrations
-    from changetrail_api.http_protocol import ProblemH11Protocol
+    from changetrail_api.http_protocol import ProblemHttpProtocol
 
     settings = ApiSettings()
     if migrate:
@@ -59,7 +59,8 @@ def api(
         log_level=settings.log_level,
         proxy_headers=True,
         access_log=False,
-        http=ProblemH11Protocol,
+        http=ProblemHttpProtocol,
+        loop="uvloop",
     )
 
 
