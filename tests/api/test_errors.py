@@ -27,6 +27,17 @@ class TestBodies:
         await assert_problem(response, 400)
         assert (await api.changes())["meta"]["total"] == 0
 
+    @pytest.mark.parametrize("path", ["/api/v1/changes", "/api/v1/changes/batch"])
+    @pytest.mark.parametrize("body", [b"\x88", b"\xcc", b'{"summary": "\xff"}'])
+    async def test_a_body_that_is_not_utf8_text_is_400(
+        self, client: httpx.AsyncClient, api: Api, path: str, body: bytes
+    ) -> None:
+        response = await client.post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
+        await assert_problem(response, 400)
+        assert (await api.changes())["meta"]["total"] == 0
+
     @pytest.mark.parametrize(
         "content_type", ["text/plain", "application/x-www-form-urlencoded", ""]
     )

@@ -55,17 +55,24 @@ async def _json(request: Request) -> Any:
     try:
         return json.loads(body)
     except json.JSONDecodeError as error:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", error.pos),
-                    "msg": "JSON decode error",
-                    "input": {},
-                    "ctx": {"error": error.msg},
-                }
-            ]
-        ) from error
+        raise _not_json(error.pos, error.msg) from error
+    except ValueError as error:  # bytes that are not UTF-8 (or UTF-16/32) text at all
+        raise _not_json(0, "the body is not UTF-8 text") from error
+
+
+def _not_json(position: int, why: str) -> RequestValidationError:
+    """FastAPI's own answer to a body it cannot parse as JSON."""
+    return RequestValidationError(
+        [
+            {
+                "type": "json_invalid",
+                "loc": ("body", position),
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": why},
+            }
+        ]
+    )
 
 
 def _validated(payload: Any, key: str | None) -> ChangeCreate:
