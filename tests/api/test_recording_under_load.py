@@ -8,15 +8,19 @@ cache together share one look-up.
 from __future__ import annotations
 
 import asyncio
+import base64
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from changetrail_api.base import new_id
+from changetrail_api.base import _crockford, new_id
 from changetrail_api.db import is_sqlite
 from changetrail_api.keys import service as keys_service
 from tests.api.conftest import Api, KeyFactory, bearer, serving, settings_for
@@ -27,6 +31,35 @@ def test_ids_made_in_a_burst_sort_in_the_order_they_were_made() -> None:
     made = [new_id("chg") for _ in range(5000)]
     assert made == sorted(made)
     assert len(set(made)) == len(made)
+
+
+_RFC4648_TO_CROCKFORD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz"
+)
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_an_id_spells_its_128_bits_in_crockford_base32(value: int) -> None:
+    # The standard library's base32 of the same bits, in Crockford's alphabet, as the oracle.
+    expected = base64.b32encode(value.to_bytes(20, "big"))[6:].translate(_RFC4648_TO_CROCKFORD)
+    assert _crockford(value) == expected.decode()
+
+
+def test_an_id_starts_with_the_millisecond_it_was_made() -> None:
+    before = int(datetime.now(UTC).timestamp() * 1000)
+    made = new_id("chg")
+    after = int(datetime.now(UTC).timestamp() * 1000)
+
+    prefix, _, text = made.partition("_")
+    value = int.from_bytes(base64.b32decode(b"A" * 6 + text.encode().translate(_TO_RFC4648)))
+    assert prefix == "chg"
+    assert len(text) == 26
+    assert before <= value >> 80 <= after
+
+
+_TO_RFC4648 = bytes.maketrans(
+    b"0123456789abcdefghjkmnpqrstvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+)
 
 
 async def test_changes_posted_one_after_another_list_newest_first(api: Api) -> None:

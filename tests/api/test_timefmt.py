@@ -15,6 +15,8 @@ from changetrail_api.timefmt import format_utc
         (datetime(2026, 3, 30, 15, 30), "2026-03-30T15:30:00.000Z"),
         (datetime(2026, 3, 30, 15, 30, 0, 999999), "2026-03-30T15:30:00.999Z"),
         (datetime(2026, 3, 30, 15, 30, tzinfo=UTC), "2026-03-30T15:30:00.000Z"),
+        (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "9999-12-31T23:59:59.999Z"),
+        (datetime(2026, 3, 30, 15, 30, tzinfo=timezone(timedelta(0))), "2026-03-30T15:30:00.000Z"),
         (
             datetime(2026, 3, 30, 17, 30, 0, 5000, tzinfo=timezone(timedelta(hours=2))),
             "2026-03-30T15:30:00.005Z",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 import threading
 import time
@@ -27,7 +26,6 @@ NAMING_CONVENTION = {
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
 
 
 class Base(DeclarativeBase):
@@ -94,10 +92,21 @@ def new_id(prefix: str) -> str:
 
     Time-ordered, so ``id`` is a meaningful tie-break after ``created_at``.
     """
-    # 128 bits in 26 characters of 5 bits: base32 of 20 bytes is 32 characters, the first six
-    # of them the zero bits above the value; then RFC 4648's alphabet becomes Crockford's.
-    encoded = base64.b32encode(_IDS.next().to_bytes(20, "big"))[6:]
-    return f"{prefix}_{encoded.translate(_TO_CROCKFORD).decode()}"
+    return f"{prefix}_{_crockford(_IDS.next())}"
+
+
+# Each two characters of an id, by the 10 bits they spell.
+_CROCKFORD_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
+_PAIR_SHIFTS = tuple(range(115, 4, -10))
+
+
+def _crockford(value: int) -> str:
+    """128 bits as 26 characters of 5 bits, most significant first (the first character holds
+    the top 3 bits), two characters per table look-up: a batch makes a thousand ids, and
+    base64's base32 of the 20 bytes then a translation took twice as long."""
+    pairs = _CROCKFORD_PAIRS
+    middle = "".join([pairs[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+    return _CROCKFORD[value >> 125] + middle + _CROCKFORD[value & 31]
 
 
 def id_column_type() -> String:
