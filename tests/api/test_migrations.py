@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +11,7 @@ from sqlalchemy import create_engine
 from changetrail_api import migrate
 from changetrail_api.db import sync_url
 from changetrail_api.models import Base
+from tests.support.postgres import PostgresServer
 
 
 def _diff(database_url: str) -> list[object]:
@@ -35,3 +37,28 @@ class TestMigrations:
         migrate.upgrade(database_url)
         migrate.upgrade(database_url)  # a second run finds nothing to do
         assert _diff(database_url) == []
+
+
+def _pending_list_limits(url: str) -> dict[str, list[str] | None]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'ix_changes_%_trgm'"
+        ).fetchall()
+    return {name: options for name, options in rows}
+
+
+def test_the_trigram_indexes_merge_their_pending_lists_a_megabyte_at_a_time(
+    postgres_server: PostgresServer,
+) -> None:
+    with psycopg.connect(postgres_server.url(), autocommit=True) as connection:
+        connection.execute("CREATE DATABASE trigram_lists")
+    url = postgres_server.url("trigram_lists")
+    migrate.upgrade(url)
+    limited = ["gin_pending_list_limit=1024"]
+    assert _pending_list_limits(url) == {
+        "ix_changes_summary_trgm": limited,
+        "ix_changes_description_trgm": limited,
+    }
+
+    migrate.downgrade(url, "0009")  # back to PostgreSQL's default (4 MB)
+    assert set(_pending_list_limits(url).values()) == {None}

@@ -68,7 +68,7 @@ class Change(Base):
 
 # Text search (``q``) on PostgreSQL: trigrams of exactly what the text filter compares, so a
 # ``LIKE '%text%'`` on either finds its rows through the index. Migration 0009 creates them
-# where pg_trgm can be had; SQLite has none.
+# where pg_trgm can be had; SQLite has none. 0010 bounds their pending lists (see there).
 for _name, _expression in (
     ("ix_changes_summary_trgm", func.lower(Change.summary)),
     ("ix_changes_description_trgm", func.lower(func.coalesce(Change.description, ""))),
@@ -78,6 +78,7 @@ for _name, _expression in (
         _expression.label("searched"),
         postgresql_using="gin",
         postgresql_ops={"searched": "gin_trgm_ops"},
+        postgresql_with={"gin_pending_list_limit": 1024},
     ).ddl_if(dialect="postgresql")
 
 
