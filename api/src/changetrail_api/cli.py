@@ -38,7 +38,7 @@ def api(
         typer.Option(
             min=1,
             envvar="CHANGETRAIL_API_WORKERS",
-            help="Worker processes: 1 with SQLite, about one per CPU with PostgreSQL.",
+            help="Worker processes: about one per CPU, at most 2 with SQLite.",
         ),
     ] = 1,
 ) -> None:
