@@ -5,8 +5,8 @@ outgrows ``gin_pending_list_limit`` (4 MB by default), in the insert that overfl
 the two trigram indexes of 0009, about a hundred entries per change, that merge came every few
 thousand changes and held the posts being stored with it for tens of milliseconds: most of
 the single posts' p99 under load (``make bench``: 78 to 91 ms at 4 MB, 53 to 57 ms at 1 MB,
-the same requests per second). A 1 MB list merges four times as often, each merge a quarter
-as long. Autovacuum still empties the list too.
+the same requests per second). A 1 MB list merges about four times as often, each merge
+shorter in proportion. Autovacuum still empties the list too.
 
 Revision ID: 0010
 Revises: 0009
