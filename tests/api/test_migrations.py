@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -50,9 +52,10 @@ def _pending_list_limits(url: str) -> dict[str, list[str] | None]:
 def test_the_trigram_indexes_merge_their_pending_lists_a_megabyte_at_a_time(
     postgres_server: PostgresServer,
 ) -> None:
+    name = f"trigram_lists_{uuid.uuid4().hex[:8]}"  # the server is shared by the session
     with psycopg.connect(postgres_server.url(), autocommit=True) as connection:
-        connection.execute("CREATE DATABASE trigram_lists")
-    url = postgres_server.url("trigram_lists")
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_server.url(name)
     migrate.upgrade(url)
     limited = ["gin_pending_list_limit=1024"]
     assert _pending_list_limits(url) == {
