@@ -5,6 +5,8 @@ Runs on SQLite: the point is input handling, which is the same code on both back
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,7 +17,11 @@ from changetrail_api.app import create_app
 from changetrail_api.settings import ApiSettings
 
 ADMIN = "ak_live_fuzzing_admin_key_0123456789"
-_database = Path(tempfile.mkdtemp(prefix="changetrail-fuzz-")) / "fuzz.db"
+# Made when the module is imported (schemathesis reads the schema from the app then), so
+# removed when the test process ends rather than by a fixture.
+_directory = tempfile.mkdtemp(prefix="changetrail-fuzz-")
+atexit.register(shutil.rmtree, _directory, ignore_errors=True)
+_database = Path(_directory) / "fuzz.db"
 app = create_app(
     ApiSettings(
         database_url=f"sqlite:///{_database}", bootstrap_api_key=ADMIN, rate_limit_per_minute=0
