@@ -36,6 +36,9 @@ def test_ids_made_in_a_burst_sort_in_the_order_they_were_made() -> None:
 _RFC4648_TO_CROCKFORD = bytes.maketrans(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz"
 )
+_TO_RFC4648 = bytes.maketrans(
+    b"0123456789abcdefghjkmnpqrstvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+)
 
 
 @given(st.integers(min_value=0, max_value=2**128 - 1))
@@ -55,11 +58,6 @@ def test_an_id_starts_with_the_millisecond_it_was_made() -> None:
     assert prefix == "chg"
     assert len(text) == 26
     assert before <= value >> 80 <= after
-
-
-_TO_RFC4648 = bytes.maketrans(
-    b"0123456789abcdefghjkmnpqrstvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-)
 
 
 async def test_changes_posted_one_after_another_list_newest_first(api: Api) -> None:
